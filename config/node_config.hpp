@@ -1,0 +1,100 @@
+#pragma once
+
+#include "config/deployment_mode.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tasker::config {
+
+/// The messaging provider a node talks through.
+enum class MessagingBackend { pgmq, rabbitmq, in_memory };
+
+/// Returns "pgmq", "rabbitmq" or "in_memory".
+std::string_view to_string(MessagingBackend backend);
+
+std::optional<MessagingBackend> parse_messaging_backend(std::string_view text);
+
+/// PostgreSQL: the source of truth for workflow state (and PGMQ's home).
+struct DatabaseConfig {
+  std::string url = "postgresql://127.0.0.1:5432/tasker";
+  int64_t pool_size = 8;
+  int64_t connect_timeout_seconds = 10;
+  int64_t connect_retries = 5;
+};
+
+/// The PostgreSQL queue provider.
+struct PgmqConfig {
+  /// Empty: the queues live in `database.url`.
+  std::string url;
+  int64_t visibility_timeout_seconds = 30;
+  int64_t batch_size = 20;
+  int64_t poll_interval_ms = 1000;
+  int64_t max_message_size_bytes = 1048576;
+  int64_t max_deliveries = 5;
+};
+
+/// The RabbitMQ provider.
+struct RabbitMqConfig {
+  std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+  int64_t prefetch = 100;
+  int64_t heartbeat_seconds = 30;
+  int64_t connection_timeout_seconds = 10;
+  int64_t max_deliveries = 5;
+  std::string declaration_conflict_policy = "fail";
+};
+
+/// The in-process provider (embedded default and unit tests).
+struct InMemoryConfig {
+  int64_t max_deliveries = 5;
+  int64_t max_message_size_bytes = 1048576;
+};
+
+/// How one event system takes in work.
+struct EventSystemConfig {
+  DeploymentMode deployment_mode = DeploymentMode::hybrid;
+  int64_t fallback_polling_interval_ms = 1000;
+  int64_t batch_size = 20;
+  int64_t visibility_timeout_seconds = 30;
+  /// Commands in flight before the event system stops reading.
+  int64_t max_in_flight = 1000;
+};
+
+struct OrchestrationConfig {
+  EventSystemConfig event_system{DeploymentMode::hybrid, 5000, 20, 30, 1000};
+  std::string bind_address = "127.0.0.1:8080";
+  int64_t shutdown_timeout_ms = 30000;
+};
+
+struct WorkerConfig {
+  EventSystemConfig event_system{DeploymentMode::hybrid, 1000, 20, 30, 100};
+  std::string bind_address = "127.0.0.1:8081";
+  /// Namespaces served; empty serves every namespace found in templates.
+  std::vector<std::string> namespaces;
+  int64_t shutdown_timeout_ms = 30000;
+};
+
+/// Everything a node (orchestration, worker, or both in one process) reads
+/// at start-up. Defaults run the embedded mode: in-memory, no servers.
+struct NodeConfig {
+  std::string environment = "development";
+  std::string log_level = "info";
+  std::string template_path = "examples/templates";
+  MessagingBackend messaging_backend = MessagingBackend::in_memory;
+  DatabaseConfig database;
+  PgmqConfig pgmq;
+  RabbitMqConfig rabbitmq;
+  InMemoryConfig in_memory;
+  OrchestrationConfig orchestration;
+  WorkerConfig worker;
+
+  /// Returns the PostgreSQL URL the PGMQ provider uses.
+  const std::string& pgmq_url() const {
+    return pgmq.url.empty() ? database.url : pgmq.url;
+  }
+};
+
+} // namespace tasker::config
