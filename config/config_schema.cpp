@@ -71,6 +71,51 @@ std::string trim(std::string_view text) {
 
 using Check = std::function<std::string(std::string_view)>;
 
+// Returns a setter that accepts values of type T and hands them to `store`;
+// any other type is reported against `allowed`.
+template <class T, class Store>
+auto typed_setter(std::string allowed, Store store) {
+  return [allowed, store](NodeConfig& c, const ConfigValue& v) -> std::string {
+    if (auto x = std::get_if<T>(&v))
+      return store(c, *x);
+    return "expected " + allowed + ", got " + type_name(v);
+  };
+}
+
+// Assembles a setting; environment text is turned into a ConfigValue by
+// `from_text` and then checked like a file value.
+ConfigSetting
+make_setting(std::string key, std::string doc, std::string env,
+             std::string allowed,
+             std::function<std::string(const NodeConfig&)> show,
+             std::function<std::string(NodeConfig&, const ConfigValue&)> set,
+             std::function<ConfigValue(std::string_view)> from_text) {
+  ConfigSetting s;
+  s.env = env.empty() ? env_name_for(key) : std::move(env);
+  s.key = std::move(key);
+  s.doc = std::move(doc);
+  s.allowed = std::move(allowed);
+  s.show = std::move(show);
+  s.set = set;
+  s.set_text = [set, from_text](NodeConfig& c, std::string_view text) {
+    return set(c, from_text(text));
+  };
+  return s;
+}
+
+ConfigValue text_as_string(std::string_view text) {
+  return std::string{text};
+}
+
+ConfigValue text_as_integer(std::string_view text) {
+  auto t = trim(text);
+  int64_t x = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+  if (t.empty() || ec != std::errc{} || end != t.data() + t.size())
+    return OtherValue{"text that is not an integer"};
+  return x;
+}
+
 template <class Field>
 ConfigSetting integer_setting(std::string key, std::string doc, Field field,
                               int64_t lo, int64_t hi, std::string env = {}) {
@@ -83,28 +128,12 @@ ConfigSetting integer_setting(std::string key, std::string doc, Field field,
     field(c) = x;
     return {};
   };
-  ConfigSetting s;
-  s.env = env.empty() ? env_name_for(key) : std::move(env);
-  s.key = std::move(key);
-  s.doc = std::move(doc);
-  s.allowed = allowed;
-  s.show = [field](const NodeConfig& c) {
-    return std::to_string(field(c));
-  };
-  s.set = [store, allowed](NodeConfig& c, const ConfigValue& v) {
-    if (auto x = std::get_if<int64_t>(&v))
-      return store(c, *x);
-    return "expected " + allowed + ", got " + type_name(v);
-  };
-  s.set_text = [store, allowed](NodeConfig& c, std::string_view text) {
-    int64_t x = 0;
-    auto t = trim(text);
-    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
-    if (ec != std::errc{} || end != t.data() + t.size() || t.empty())
-      return "expected " + allowed;
-    return store(c, x);
-  };
-  return s;
+  return make_setting(
+      std::move(key), std::move(doc), std::move(env), allowed,
+      [field](const NodeConfig& c) {
+        return std::to_string(field(c));
+      },
+      typed_setter<int64_t>(allowed, store), text_as_integer);
 }
 
 template <class Field>
@@ -112,29 +141,18 @@ ConfigSetting string_setting(std::string key, std::string doc, Field field,
                              std::string allowed, Check check,
                              std::string env = {}) {
   auto store
-      = [field, check](NodeConfig& c, std::string_view x) -> std::string {
+      = [field, check](NodeConfig& c, const std::string& x) -> std::string {
     if (auto problem = check(x); !problem.empty())
       return problem;
-    field(c) = std::string{x};
+    field(c) = x;
     return {};
   };
-  ConfigSetting s;
-  s.env = env.empty() ? env_name_for(key) : std::move(env);
-  s.key = std::move(key);
-  s.doc = std::move(doc);
-  s.allowed = std::move(allowed);
-  s.show = [field](const NodeConfig& c) {
-    return quote(field(c));
-  };
-  s.set = [store, allowed = s.allowed](NodeConfig& c, const ConfigValue& v) {
-    if (auto x = std::get_if<std::string>(&v))
-      return store(c, *x);
-    return "expected " + allowed + ", got " + type_name(v);
-  };
-  s.set_text = [store](NodeConfig& c, std::string_view text) {
-    return store(c, text);
-  };
-  return s;
+  return make_setting(
+      std::move(key), std::move(doc), std::move(env), allowed,
+      [field](const NodeConfig& c) {
+        return quote(field(c));
+      },
+      typed_setter<std::string>(allowed, store), text_as_string);
 }
 
 // A string setting stored as an enum: `parse` maps text to the enum.
@@ -146,30 +164,22 @@ ConfigSetting enum_setting(std::string key, std::string doc, Field field,
   for (std::size_t i = 0; i < names.size(); ++i)
     allowed += (i ? ", " : "") + quote(names[i]);
   auto store = [field, parse, allowed](NodeConfig& c,
-                                       std::string_view x) -> std::string {
+                                       const std::string& x) -> std::string {
     auto parsed = parse(x);
     if (!parsed)
       return "expected " + allowed;
     field(c) = *parsed;
     return {};
   };
-  ConfigSetting s;
-  s.env = env.empty() ? env_name_for(key) : std::move(env);
-  s.key = std::move(key);
-  s.doc = std::move(doc);
-  s.allowed = allowed;
-  s.show = [field, show_enum](const NodeConfig& c) {
-    return quote(show_enum(field(c)));
-  };
-  s.set = [store, allowed](NodeConfig& c, const ConfigValue& v) {
-    if (auto x = std::get_if<std::string>(&v))
-      return store(c, *x);
-    return "expected " + allowed + ", got " + type_name(v);
-  };
-  s.set_text = [store](NodeConfig& c, std::string_view text) {
-    return store(c, trim(text));
-  };
-  return s;
+  return make_setting(
+      std::move(key), std::move(doc), std::move(env), allowed,
+      [field, show_enum](const NodeConfig& c) {
+        return quote(show_enum(field(c)));
+      },
+      typed_setter<std::string>(allowed, store),
+      [](std::string_view text) -> ConfigValue {
+        return trim(text);
+      });
 }
 
 template <class Field>
@@ -185,31 +195,24 @@ ConfigSetting string_list_setting(std::string key, std::string doc, Field field,
     field(c) = xs;
     return {};
   };
-  ConfigSetting s;
-  s.env = env.empty() ? env_name_for(key) : std::move(env);
-  s.key = std::move(key);
-  s.doc = std::move(doc);
-  s.allowed = std::move(allowed);
-  s.show = [field](const NodeConfig& c) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < field(c).size(); ++i)
-      out += (i ? ", " : "") + quote(field(c)[i]);
-    return out + "]";
-  };
-  s.set = [store, allowed = s.allowed](NodeConfig& c, const ConfigValue& v) {
-    if (auto xs = std::get_if<std::vector<std::string>>(&v))
-      return store(c, *xs);
-    return "expected " + allowed + ", got " + type_name(v);
-  };
-  s.set_text = [store](NodeConfig& c, std::string_view text) {
-    std::vector<std::string> xs;
-    std::stringstream in{std::string{text}};
-    for (std::string item; std::getline(in, item, ',');)
-      if (auto t = trim(item); !t.empty())
-        xs.push_back(t);
-    return store(c, xs);
-  };
-  return s;
+  return make_setting(
+      std::move(key), std::move(doc), std::move(env), allowed,
+      [field](const NodeConfig& c) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < field(c).size(); ++i)
+          out += (i ? ", " : "") + quote(field(c)[i]);
+        return out + "]";
+      },
+      typed_setter<std::vector<std::string>>(allowed, store),
+      [](std::string_view text) -> ConfigValue {
+        // Comma-separated in the environment; empty items are dropped.
+        std::vector<std::string> xs;
+        std::stringstream in{std::string{text}};
+        for (std::string item; std::getline(in, item, ',');)
+          if (auto t = trim(item); !t.empty())
+            xs.push_back(t);
+        return xs;
+      });
 }
 
 // -- value checks -------------------------------------------------------------

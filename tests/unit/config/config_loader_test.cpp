@@ -1,6 +1,7 @@
 #include "config/config_loader.hpp"
 
 #include "config/config_schema.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,8 +10,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <unistd.h>
 
 using namespace tasker::config;
 using tasker::core::ErrorCode;
@@ -226,14 +225,8 @@ TEST_CASE("unknown TASKER_ variables are warned about, not fatal") {
 }
 
 TEST_CASE("the file comes from --config, else from TASKER_CONFIG_PATH") {
-  auto dir = std::filesystem::temp_directory_path()
-             / ("tasker_config_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto file = dir / "node.toml";
-  {
-    std::ofstream out{file.string()};
-    out << "[rabbitmq]\nprefetch = 5\n";
-  }
+  tasker::testing::TempDir dir{"tasker_config_test"};
+  auto file = dir.write("node.toml", "[rabbitmq]\nprefetch = 5\n");
   auto by_path = ConfigLoader::load(
       std::nullopt, Environment{{"TASKER_CONFIG_PATH", file.string()}});
   REQUIRE(by_path.ok());
@@ -243,13 +236,12 @@ TEST_CASE("the file comes from --config, else from TASKER_CONFIG_PATH") {
   REQUIRE(by_flag.ok());
   CHECK(by_flag->config.rabbitmq.prefetch == 5);
   auto missing = ConfigLoader::load(
-      std::nullopt,
-      Environment{{"TASKER_CONFIG_PATH", (dir / "absent.toml").string()}});
+      std::nullopt, Environment{{"TASKER_CONFIG_PATH",
+                                 (dir.path() / "absent.toml").string()}});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code() == ErrorCode::io_error);
   CHECK(contains(missing.error().message(), "absent.toml"));
   CHECK(contains(missing.error().message(), "TASKER_CONFIG_PATH"));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("config show renders every key with its origin") {

@@ -1,6 +1,7 @@
 #include "config/task_template.hpp"
 #include "config/template_parser.hpp"
 #include "config/template_validator.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,33 +15,9 @@
 
 using namespace tasker::config;
 namespace fs = std::filesystem;
+using tasker::testing::TempDir;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir()
-      : path_(
-          fs::temp_directory_path()
-          / ("tasker_parser_test_" + std::to_string(std::random_device{}()))) {
-    fs::create_directories(path_);
-  }
-
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  fs::path write(const std::string& name, std::string_view text) const {
-    auto file = path_ / name;
-    std::ofstream{file} << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;

@@ -1,4 +1,5 @@
 #include "config/template_catalog.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,38 +13,9 @@
 using namespace tasker::config;
 using tasker::core::ErrorCode;
 namespace fs = std::filesystem;
+using tasker::testing::TempDir;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir()
-      : path_(
-          fs::temp_directory_path()
-          / ("tasker_catalog_test_" + std::to_string(std::random_device{}()))) {
-    fs::create_directories(path_);
-  }
-
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-
-  const fs::path& path() const {
-    return path_;
-  }
-
-  fs::path write(const fs::path& name, std::string_view text) const {
-    auto file = path_ / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream{file} << text;
-    return file;
-  }
-
- private:
-  fs::path path_;
-};
 
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
