@@ -322,7 +322,7 @@ ConfigSchema::ConfigSchema() {
   // -- top level ----------------------------------------------------------
   s.push_back(string_setting(
       "environment",
-      "Deployment environment; selects a template's `environments` overrides.",
+      "Deployment environment of this node, reported in logs and health.",
       TASKER_FIELD(environment),
       "one of \"development\", \"test\", \"production\"",
       one_of({"development", "test", "production"}), "TASKER_ENV"));

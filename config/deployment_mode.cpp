@@ -1,5 +1,7 @@
 #include "config/deployment_mode.hpp"
 
+#include "core/logger.hpp"
+
 namespace tasker::config {
 
 std::string_view to_string(DeploymentMode mode) {
@@ -45,6 +47,18 @@ effective_for_provider(DeploymentMode configured, std::string_view provider,
                     + "', whose notifications can be lost: a missed "
                       "notification is only recovered by a later one or a "
                       "restart; Hybrid is recommended";
+  return result;
+}
+
+EffectiveDeploymentMode
+resolve_deployment_mode(DeploymentMode configured, std::string_view provider,
+                        bool provider_requires_fallback_polling,
+                        std::string_view setting_key,
+                        std::string_view component) {
+  auto result = effective_for_provider(
+      configured, provider, provider_requires_fallback_polling, setting_key);
+  if (!result.notice.empty())
+    core::log_warn(component, result.notice);
   return result;
 }
 

@@ -43,4 +43,12 @@ effective_for_provider(DeploymentMode configured, std::string_view provider,
                        bool provider_requires_fallback_polling,
                        std::string_view setting_key);
 
+/// Resolves like `effective_for_provider` and writes its notice, if any, as
+/// one warning line of `component`. Event systems call it once at start.
+EffectiveDeploymentMode
+resolve_deployment_mode(DeploymentMode configured, std::string_view provider,
+                        bool provider_requires_fallback_polling,
+                        std::string_view setting_key,
+                        std::string_view component);
+
 } // namespace tasker::config

@@ -1,8 +1,11 @@
 #include "config/deployment_mode.hpp"
 
+#include "core/logger.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace tasker::config;
 
@@ -53,4 +56,28 @@ TEST_CASE("a push provider runs event-driven only whatever was configured") {
                                      "rabbitmq", false, "k");
   CHECK_FALSE(same.overridden);
   CHECK(same.notice.empty());
+}
+
+TEST_CASE("resolving a forced mode logs one warning naming the setting") {
+  using tasker::core::Logger;
+  using tasker::core::LogLevel;
+  std::vector<std::string> lines;
+  Logger::set_sink([&lines](LogLevel level, std::string_view component,
+                            std::string_view message) {
+    if (level == LogLevel::warn)
+      lines.push_back(std::string{component} + ": " + std::string{message});
+  });
+  auto eff = resolve_deployment_mode(DeploymentMode::hybrid, "rabbitmq", false,
+                                     "worker.event_system.deployment_mode",
+                                     "worker.event_system");
+  auto kept = resolve_deployment_mode(DeploymentMode::hybrid, "pgmq", true,
+                                      "worker.event_system.deployment_mode",
+                                      "worker.event_system");
+  Logger::set_sink({});
+  CHECK(eff.mode == DeploymentMode::event_driven_only);
+  CHECK(kept.mode == DeploymentMode::hybrid);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].starts_with("worker.event_system: "
+                             "worker.event_system.deployment_mode = "
+                             "\"Hybrid\" is overridden"));
 }
