@@ -1,0 +1,43 @@
+#include "messaging/messaging_provider.hpp"
+
+namespace tasker::messaging {
+
+core::Result<MessagingProvider>
+MessagingProvider::from_config(const config::NodeConfig& config) {
+  using config::MessagingBackend;
+  switch (config.messaging_backend) {
+    case MessagingBackend::in_memory: {
+      InMemoryOptions options;
+      options.max_deliveries
+          = static_cast<int32_t>(config.in_memory.max_deliveries);
+      options.max_message_size
+          = static_cast<std::size_t>(config.in_memory.max_message_size_bytes);
+      return MessagingProvider{InMemoryProvider{options}};
+    }
+    case MessagingBackend::pgmq: {
+      PgmqOptions options;
+      options.url = config.pgmq_url();
+      options.pool_size = static_cast<int32_t>(config.database.pool_size);
+      options.max_deliveries = static_cast<int32_t>(config.pgmq.max_deliveries);
+      options.max_message_size
+          = static_cast<std::size_t>(config.pgmq.max_message_size_bytes);
+      options.fallback_polling_interval
+          = std::chrono::milliseconds{config.pgmq.poll_interval_ms};
+      options.connect_retries
+          = static_cast<int32_t>(config.database.connect_retries);
+      options.connect_timeout
+          = std::chrono::seconds{config.database.connect_timeout_seconds};
+      auto provider = PgmqProvider::connect(std::move(options));
+      if (!provider)
+        return provider.error();
+      return MessagingProvider{std::move(*provider)};
+    }
+    case MessagingBackend::rabbitmq:
+      return core::Error{core::ErrorCode::unsupported,
+                         "messaging.backend = \"rabbitmq\" is not available "
+                         "in this build yet; use \"pgmq\" or \"in_memory\""};
+  }
+  return core::Error{core::ErrorCode::internal, "unknown messaging backend"};
+}
+
+} // namespace tasker::messaging

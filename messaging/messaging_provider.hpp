@@ -1,0 +1,183 @@
+#pragma once
+
+#include "config/node_config.hpp"
+#include "messaging/in_memory/in_memory_provider.hpp"
+#include "messaging/messaging_service.hpp"
+#include "messaging/pgmq/pgmq_provider.hpp"
+
+#include <utility>
+#include <variant>
+
+namespace tasker::messaging {
+
+/// One of the concrete providers, chosen at run time from configuration:
+/// the seed's "enum dispatch". Every operation goes through `visit`, the
+/// single dispatch point, so adding a provider means adding one alternative
+/// to `Variant`. A cheap handle: copies share the provider.
+class MessagingProvider {
+ public:
+  using Variant = std::variant<InMemoryProvider, PgmqProvider>;
+
+  template <class Provider>
+  requires MessagingService<Provider>
+  explicit MessagingProvider(Provider provider) : impl_(std::move(provider)) {}
+
+  /// Builds the provider `config.messaging_backend` names (connecting to
+  /// its server with bounded retries).
+  static core::Result<MessagingProvider>
+  from_config(const config::NodeConfig& config);
+
+  /// Calls `f` with the concrete provider.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(std::forward<F>(f), impl_);
+  }
+
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit(std::forward<F>(f), impl_);
+  }
+
+  // -- queue lifecycle --
+
+  core::Result<void> create_queue(const std::string& queue) {
+    return visit([&](auto& p) {
+      return p.create_queue(queue);
+    });
+  }
+
+  core::Result<void> delete_queue(const std::string& queue) {
+    return visit([&](auto& p) {
+      return p.delete_queue(queue);
+    });
+  }
+
+  core::Result<bool> queue_exists(const std::string& queue) {
+    return visit([&](auto& p) {
+      return p.queue_exists(queue);
+    });
+  }
+
+  core::Result<std::vector<std::string>> list_queues() {
+    return visit([&](auto& p) {
+      return p.list_queues();
+    });
+  }
+
+  core::Result<void> ensure_queues(const std::vector<std::string>& queues) {
+    return visit([&](auto& p) {
+      return p.ensure_queues(queues);
+    });
+  }
+
+  core::Result<QueueHealthReport>
+  verify_queues(const std::vector<std::string>& queues) {
+    return visit([&](auto& p) {
+      return p.verify_queues(queues);
+    });
+  }
+
+  // -- messages --
+
+  core::Result<int64_t> send(const std::string& queue,
+                             const OutgoingMessage& message) {
+    return visit([&](auto& p) {
+      return p.send(queue, message);
+    });
+  }
+
+  core::Result<std::vector<int64_t>>
+  send_batch(const std::string& queue,
+             const std::vector<OutgoingMessage>& messages) {
+    return visit([&](auto& p) {
+      return p.send_batch(queue, messages);
+    });
+  }
+
+  core::Result<std::vector<QueuedMessage>>
+  receive(const std::string& queue, int32_t limit,
+          std::chrono::seconds visibility_timeout) {
+    return visit([&](auto& p) {
+      return p.receive(queue, limit, visibility_timeout);
+    });
+  }
+
+  core::Result<std::optional<QueuedMessage>>
+  read_by_id(const std::string& queue, int64_t id,
+             std::chrono::seconds visibility_timeout) {
+    return visit([&](auto& p) {
+      return p.read_by_id(queue, id, visibility_timeout);
+    });
+  }
+
+  core::Result<void> ack(const std::string& queue, int64_t id) {
+    return visit([&](auto& p) {
+      return p.ack(queue, id);
+    });
+  }
+
+  core::Result<void> ack_batch(const std::string& queue,
+                               const std::vector<int64_t>& ids) {
+    return visit([&](auto& p) {
+      return p.ack_batch(queue, ids);
+    });
+  }
+
+  core::Result<void> nack(const std::string& queue, int64_t id,
+                          const NackAction& action) {
+    return visit([&](auto& p) {
+      return p.nack(queue, id, action);
+    });
+  }
+
+  core::Result<void> extend_visibility(const std::string& queue, int64_t id,
+                                       std::chrono::seconds timeout) {
+    return visit([&](auto& p) {
+      return p.extend_visibility(queue, id, timeout);
+    });
+  }
+
+  core::Result<QueueMetrics> metrics(const std::string& queue) {
+    return visit([&](auto& p) {
+      return p.metrics(queue);
+    });
+  }
+
+  // -- push --
+
+  core::Result<Subscription> subscribe(const std::string& queue,
+                                       NotificationHandler handler) {
+    return visit([&](auto& p) {
+      return p.subscribe(queue, std::move(handler));
+    });
+  }
+
+  core::Result<Subscription>
+  subscribe_many(const std::vector<std::string>& queues,
+                 NotificationHandler handler) {
+    return visit([&](auto& p) {
+      return p.subscribe_many(queues, std::move(handler));
+    });
+  }
+
+  // -- about --
+
+  std::string_view provider_name() const {
+    return visit([](auto& p) {
+      return p.provider_name();
+    });
+  }
+
+  ProviderCapabilities capabilities() const {
+    return visit([](auto& p) {
+      return p.capabilities();
+    });
+  }
+
+ private:
+  Variant impl_;
+};
+
+static_assert(MessagingService<MessagingProvider>);
+
+} // namespace tasker::messaging

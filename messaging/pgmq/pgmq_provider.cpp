@@ -1,0 +1,1158 @@
+#include "messaging/pgmq/pgmq_provider.hpp"
+
+#include "config/queue_names.hpp"
+#include "core/logger.hpp"
+#include "messaging/pgmq/pg_errors.hpp"
+#include "messaging/pgmq/pgmq_listener.hpp"
+#include "messaging/pgmq/pgmq_schema.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <poll.h>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+namespace tasker::messaging {
+
+namespace {
+
+using core::Error;
+using core::ErrorCode;
+using core::Result;
+
+constexpr std::string_view kComponent = "pgmq";
+bool is_dead_letter_queue(std::string_view queue) {
+  return queue.ends_with(config::kDeadLetterSuffix);
+}
+
+// -- connection strings -------------------------------------------------------
+
+bool is_url(std::string_view conninfo) {
+  return conninfo.starts_with("postgresql://")
+         || conninfo.starts_with("postgres://");
+}
+
+std::string with_connect_timeout(std::string conninfo,
+                                 std::chrono::seconds timeout) {
+  if (conninfo.find("connect_timeout=") != std::string::npos)
+    return conninfo;
+  auto setting = "connect_timeout=" + std::to_string(timeout.count());
+  if (is_url(conninfo))
+    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&")
+           + setting;
+  return conninfo + (conninfo.empty() ? "" : " ") + setting;
+}
+
+// Returns "host:port" of a URL or key=value connection string, for error
+// messages (never the user or password).
+std::string endpoint_of(std::string_view conninfo) {
+  std::string host;
+  std::string port;
+  auto take = [&](std::string_view key, std::string_view value) {
+    if (key == "host" || (key == "hostaddr" && host.empty()))
+      host = value;
+    else if (key == "port")
+      port = value;
+  };
+  if (is_url(conninfo)) {
+    auto rest = conninfo.substr(conninfo.find("://") + 3);
+    auto authority = rest.substr(0, rest.find_first_of("/?"));
+    if (auto at = authority.rfind('@'); at != std::string_view::npos)
+      authority.remove_prefix(at + 1);
+    auto colon = authority.rfind(':');
+    auto bracket = authority.rfind(']');
+    if (colon != std::string_view::npos
+        && (bracket == std::string_view::npos || colon > bracket)) {
+      take("host", authority.substr(0, colon));
+      take("port", authority.substr(colon + 1));
+    } else {
+      take("host", authority);
+    }
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+      auto query = rest.substr(q + 1);
+      while (!query.empty()) {
+        auto pair = query.substr(0, query.find('&'));
+        if (auto eq = pair.find('='); eq != std::string_view::npos)
+          take(pair.substr(0, eq), pair.substr(eq + 1));
+        query.remove_prefix(std::min(query.size(), pair.size() + 1));
+      }
+    }
+  } else {
+    std::size_t pos = 0;
+    while (pos < conninfo.size()) {
+      auto eq = conninfo.find('=', pos);
+      if (eq == std::string_view::npos)
+        break;
+      auto key = conninfo.substr(pos, eq - pos);
+      while (!key.empty() && key.front() == ' ')
+        key.remove_prefix(1);
+      while (!key.empty() && key.back() == ' ')
+        key.remove_suffix(1);
+      auto value_start = conninfo.find_first_not_of(' ', eq + 1);
+      if (value_start == std::string_view::npos)
+        break;
+      std::string value;
+      if (conninfo[value_start] == '\'') {
+        pos = value_start + 1;
+        while (pos < conninfo.size() && conninfo[pos] != '\'') {
+          if (conninfo[pos] == '\\' && pos + 1 < conninfo.size())
+            ++pos;
+          value += conninfo[pos++];
+        }
+        ++pos;
+      } else {
+        auto end = conninfo.find(' ', value_start);
+        if (end == std::string_view::npos)
+          end = conninfo.size();
+        value = conninfo.substr(value_start, end - value_start);
+        pos = end;
+      }
+      take(key, value);
+    }
+  }
+  return (host.empty() ? "localhost" : host) + ":"
+         + (port.empty() ? "5432" : port);
+}
+
+std::unique_ptr<pqxx::connection> open_connection(const std::string& info) {
+  auto connection = std::make_unique<pqxx::connection>(info);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // A broken connection is replaced by the pool, never silently revived by
+  // libpqxx in the middle of an operation.
+  connection->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  return connection;
+}
+
+// -- SQL values ---------------------------------------------------------------
+
+// A PostgreSQL array literal of quoted elements ("{"a","b\"c",NULL}").
+std::string text_array(const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1)
+      out += ',';
+    if (!item) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *item) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+template <class Number>
+std::string number_array(const std::vector<Number>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1)
+      out += ',';
+    out += std::to_string(item);
+  }
+  return out + "}";
+}
+
+std::vector<int64_t> parse_bigint_array(std::string_view text) {
+  std::vector<int64_t> out;
+  text.remove_prefix(std::min<std::size_t>(1, text.size()));
+  while (!text.empty() && text.front() != '}') {
+    auto end = text.find_first_of(",}");
+    out.push_back(std::stoll(std::string{text.substr(0, end)}));
+    text.remove_prefix(std::min(text.size(), end + 1));
+  }
+  return out;
+}
+
+std::optional<std::string> headers_json(const Headers& headers) {
+  if (headers.empty())
+    return std::nullopt;
+  return nlohmann::json(headers).dump();
+}
+
+Clock::time_point from_micros(int64_t us) {
+  return Clock::time_point{std::chrono::duration_cast<Clock::duration>(
+      std::chrono::microseconds{us})};
+}
+
+QueuedMessage message_from_row(const std::string& queue, const pqxx::row& r) {
+  QueuedMessage m;
+  m.queue = queue;
+  m.id = r[0].as<int64_t>();
+  m.delivery_count = r[1].as<int32_t>();
+  m.enqueued_at = from_micros(r[2].as<int64_t>());
+  m.visible_at = from_micros(r[3].as<int64_t>());
+  m.leased = true;
+  m.payload = r[4].is_null() ? "null" : r[4].as<std::string>();
+  if (!r[5].is_null())
+    m.headers = headers_from_json(
+        nlohmann::json::parse(r[5].as<std::string>(), nullptr, false));
+  return m;
+}
+
+// -- hot-path statements, one set per queue table
+// ------------------------------
+//
+// Plain SQL on pgmq.q_<queue> rather than the PL/pgSQL functions, which
+// cost about twice as much per call. Queue names are validated ([a-z0-9_])
+// before they get here, so `expand` splices them in as identifiers and
+// literals: {queue}, {dlq}, {namespace}, {channel}.
+
+// pg_notify rejects payloads of 8000 bytes or more.
+constexpr std::string_view kNotifyPayloadLimit = "7900";
+
+// $1 payload, $2 headers (NULL for none), $3 delay in ms, $4 whether the
+// payload may travel inline. Inserts the message and notifies its
+// namespace's channel in the same statement, so the notification exists
+// iff the message commits. Returns the id.
+constexpr std::string_view kSendSql = R"sql(
+WITH t AS (SELECT clock_timestamp() AS now),
+m AS (
+  INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
+  SELECT t.now, t.now + $3::bigint * interval '1 millisecond',
+         $1::jsonb, $2::jsonb
+  FROM t
+  RETURNING msg_id, read_ct, enqueued_at, vt, message, headers),
+n AS (
+  SELECT m.msg_id, m.message, m.headers,
+         jsonb_build_object('queue_name', '{queue}', 'namespace', '{namespace}',
+                            'msg_id', m.msg_id, 'read_ct', m.read_ct,
+                            'enqueued_at', m.enqueued_at, 'ready_at', m.vt,
+                            'delay_seconds', $3::bigint / 1000) AS base
+  FROM m),
+p AS (
+  SELECT n.msg_id,
+         CASE WHEN $4::boolean THEN (n.base || jsonb_build_object(
+           'event_type', 'message_with_payload', 'message', n.message,
+           'headers', coalesce(n.headers, '{}'::jsonb)))::text END AS full,
+         (n.base || jsonb_build_object('event_type', 'message_ready',
+                                       'payload_omitted', true))::text AS signal
+  FROM n)
+SELECT p.msg_id,
+       pg_notify('{channel}', CASE WHEN octet_length(p.full) <= {limit}
+                                   THEN p.full ELSE p.signal END)
+FROM p)sql";
+
+// $1 payloads, $2 headers, $3 delays in ms: arrays in input order, and ids
+// are drawn in that order. One `batch_ready` notification per distinct
+// delay, with its ids when they fit. Returns the ids, one row per delay.
+constexpr std::string_view kSendBatchSql = R"sql(
+WITH t AS (SELECT clock_timestamp() AS now),
+m AS (
+  INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
+  SELECT t.now, t.now + b.delay_ms * interval '1 millisecond', b.msg, b.hdr
+  FROM t, unnest($1::jsonb[], $2::jsonb[], $3::bigint[])
+            WITH ORDINALITY AS b(msg, hdr, delay_ms, pos)
+  ORDER BY b.pos
+  RETURNING msg_id, enqueued_at, vt),
+g AS (
+  SELECT array_agg(m.msg_id ORDER BY m.msg_id) AS ids,
+         jsonb_build_object('event_type', 'batch_ready',
+                            'queue_name', '{queue}', 'namespace', '{namespace}',
+                            'message_count', count(*),
+                            'enqueued_at', min(m.enqueued_at),
+                            'ready_at', m.vt,
+                            'delay_seconds', floor(extract(
+                              epoch FROM m.vt - min(m.enqueued_at)))::bigint)
+           AS base
+  FROM m GROUP BY m.vt),
+p AS (
+  SELECT g.ids, g.base::text AS short,
+         (g.base || jsonb_build_object('msg_ids', g.ids))::text AS full
+  FROM g)
+SELECT p.ids,
+       pg_notify('{channel}', CASE WHEN octet_length(p.full) <= {limit}
+                                   THEN p.full ELSE p.short END)
+FROM p)sql";
+
+// Which messages a claim takes: {pick} in the claim statements.
+constexpr std::string_view kPickOldest
+    = "WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1";
+constexpr std::string_view kPickById
+    = "WHERE msg_id = $1 AND vt <= clock_timestamp()";
+
+// Claims visible messages like pgmq.read ($1 limit or id, $2 visibility
+// timeout in seconds), and in the same statement moves those already
+// delivered $3 (max deliveries) times to the dead-letter queue instead.
+// Returns the claimed messages, then how many were dead-lettered (one row
+// of NULLs and that count when none was claimed).
+constexpr std::string_view kClaimSql = R"sql(
+WITH picked AS (
+  SELECT msg_id, read_ct FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED),
+dead AS (
+  DELETE FROM pgmq.q_{queue} q USING picked p
+  WHERE q.msg_id = p.msg_id AND p.read_ct >= $3::int
+  RETURNING q.msg_id, q.message, q.headers),
+moved AS (
+  INSERT INTO pgmq.q_{dlq} (enqueued_at, vt, message, headers)
+  SELECT clock_timestamp(), clock_timestamp(), d.message,
+         coalesce(d.headers, '{}'::jsonb) || jsonb_build_object(
+           'x-dead-letter-reason', 'max_deliveries_exceeded',
+           'x-original-queue', '{queue}', 'x-original-id', d.msg_id::text)
+  FROM dead d ORDER BY d.msg_id
+  RETURNING msg_id),
+claimed AS (
+  UPDATE pgmq.q_{queue} q
+  SET vt = clock_timestamp() + $2::bigint * interval '1 second',
+      read_ct = q.read_ct + 1, last_read_at = clock_timestamp()
+  FROM picked p
+  WHERE q.msg_id = p.msg_id AND p.read_ct < $3::int
+  RETURNING {columns})
+SELECT c.*, (SELECT count(*) FROM moved)
+FROM (SELECT 1) one LEFT JOIN claimed c ON true
+ORDER BY 1)sql";
+
+// The claim of a dead-letter queue, which has none of its own: $1 limit or
+// id, $2 visibility timeout in seconds; returns the claimed messages.
+constexpr std::string_view kClaimDeadLetterSql = R"sql(
+WITH picked AS (
+  SELECT msg_id FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE pgmq.q_{queue} q
+  SET vt = clock_timestamp() + $2::bigint * interval '1 second',
+      read_ct = q.read_ct + 1, last_read_at = clock_timestamp()
+  FROM picked p
+  WHERE q.msg_id = p.msg_id
+  RETURNING {columns})
+SELECT c.*, 0::bigint FROM claimed c ORDER BY 1)sql";
+
+// Columns of a claimed message ({columns}), read by `message_from_row`.
+constexpr std::string_view kMessageColumns
+    = "q.msg_id, q.read_ct, "
+      "(extract(epoch FROM q.enqueued_at) * 1000000)::bigint, "
+      "(extract(epoch FROM q.vt) * 1000000)::bigint, "
+      "q.message::text, q.headers::text";
+
+// $1 id, $2 reason. One statement: the message leaves the queue and enters
+// the dead-letter queue atomically, as a fresh message.
+constexpr std::string_view kDeadLetterSql = R"sql(
+WITH d AS (
+  DELETE FROM pgmq.q_{queue} WHERE msg_id = $1
+  RETURNING msg_id, message, headers)
+INSERT INTO pgmq.q_{dlq} (enqueued_at, vt, message, headers)
+SELECT clock_timestamp(), clock_timestamp(), d.message,
+       coalesce(d.headers, '{}'::jsonb) || jsonb_build_object(
+         'x-dead-letter-reason', $2::text, 'x-original-queue', '{queue}',
+         'x-original-id', d.msg_id::text)
+FROM d
+RETURNING msg_id)sql";
+
+constexpr std::string_view kAckSql
+    = "DELETE FROM pgmq.q_{queue} WHERE msg_id = $1";
+
+constexpr std::string_view kAckBatchSql
+    = "DELETE FROM pgmq.q_{queue} WHERE msg_id = ANY($1::bigint[])";
+
+// $1 id, $2 delay in ms.
+constexpr std::string_view kRequeueSql
+    = "UPDATE pgmq.q_{queue} SET vt = clock_timestamp() + $2::bigint * "
+      "interval '1 millisecond' WHERE msg_id = $1";
+
+// $1 id, $2 seconds.
+constexpr std::string_view kExtendSql
+    = "UPDATE pgmq.q_{queue} SET vt = clock_timestamp() + $2::bigint * "
+      "interval '1 second' WHERE msg_id = $1";
+
+constexpr std::string_view kMetricsSql = R"sql(
+SELECT count(*), count(*) FILTER (WHERE vt <= clock_timestamp()),
+       floor(extract(epoch FROM clock_timestamp() - min(enqueued_at)))::bigint,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+        FROM pgmq.q_{queue}_msg_id_seq)
+FROM pgmq.q_{queue})sql";
+
+// Returns `sql` with the placeholders filled in for `queue` (and `pick`).
+std::string expand(std::string_view sql, const std::string& queue,
+                   std::string_view pick) {
+  const std::pair<std::string_view, std::string> values[]
+      = {{"{queue}", queue},
+         {"{dlq}", config::dead_letter_queue_name(queue)},
+         {"{namespace}", notify_namespace(queue)},
+         {"{channel}", notify_channel(queue)},
+         {"{limit}", std::string{kNotifyPayloadLimit}},
+         {"{columns}", std::string{kMessageColumns}},
+         {"{pick}", std::string{pick}}};
+  std::string out;
+  for (std::size_t pos = 0; pos < sql.size();) {
+    auto brace = sql.find('{', pos);
+    out += sql.substr(pos, brace - pos);
+    if (brace == std::string_view::npos)
+      break;
+    auto match = std::find_if(std::begin(values), std::end(values),
+                              [&](const auto& v) {
+                                return sql.substr(brace).starts_with(v.first);
+                              });
+    if (match == std::end(values)) {
+      out += '{';
+      pos = brace + 1;
+    } else {
+      out += match->second;
+      pos = brace + match->first.size();
+    }
+  }
+  return out;
+}
+
+// -- connection pool ----------------------------------------------------------
+
+/// A pooled connection and the statements already prepared on it.
+struct PooledConnection {
+  std::unique_ptr<pqxx::connection> connection;
+  std::unordered_set<std::string> prepared;
+
+  /// Returns the name of the statement `<kind>_<queue>`, preparing `sql`
+  /// (expanded for the queue) on this connection first if needed; libpqxx
+  /// sends the PREPARE with the first execution.
+  std::string statement(std::string_view kind, const std::string& queue,
+                        std::string_view sql, std::string_view pick = {}) {
+    auto name = std::string{kind} + "_" + queue;
+    if (prepared.count(name) == 0) {
+      connection->prepare(name, expand(sql, queue, pick));
+      prepared.insert(name);
+    }
+    return name;
+  }
+
+  // True when the server closed the connection while it sat idle: the
+  // terminating message and the end of stream are already in the socket.
+  bool found_dead() {
+    for (int i = 0; i < 4; ++i) {
+      if (!connection->is_open())
+        return true;
+      pollfd fd{connection->sock(), POLLIN, 0};
+      if (::poll(&fd, 1, 0) <= 0)
+        return false;
+      try {
+        connection->get_notifs();
+      } catch (const pqxx::broken_connection&) {
+        return true;
+      }
+    }
+    return !connection->is_open();
+  }
+};
+
+/// A blocking pool: at most `size` connections, opened on demand.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string conninfo, std::size_t size)
+      : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)) {}
+
+  /// Takes an open connection into the pool.
+  void adopt(std::unique_ptr<pqxx::connection> connection) {
+    auto pooled = std::make_unique<PooledConnection>();
+    pooled->connection = std::move(connection);
+    std::lock_guard<std::mutex> guard{mutex_};
+    ++open_;
+    idle_.push_back(std::move(pooled));
+  }
+
+  /// Waits for a free connection, opening one while the pool is not full.
+  /// Throws `pqxx::broken_connection` when a new one cannot be opened.
+  std::unique_ptr<PooledConnection> acquire() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    available_.wait(lock, [&] {
+      return !idle_.empty() || open_ < size_;
+    });
+    if (!idle_.empty()) {
+      auto pooled = std::move(idle_.back());
+      idle_.pop_back();
+      return pooled;
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      auto pooled = std::make_unique<PooledConnection>();
+      pooled->connection = open_connection(conninfo_);
+      return pooled;
+    } catch (...) {
+      forget();
+      throw;
+    }
+  }
+
+  void release(std::unique_ptr<PooledConnection> pooled) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      idle_.push_back(std::move(pooled));
+    }
+    available_.notify_one();
+  }
+
+  /// Frees the slot of a connection that was dropped.
+  void forget() {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      --open_;
+    }
+    available_.notify_one();
+  }
+
+ private:
+  std::string conninfo_;
+  std::size_t size_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<PooledConnection>> idle_;
+  std::size_t open_ = 0;
+};
+
+/// A connection borrowed from the pool; returned on destruction unless
+/// discarded.
+class Lease {
+ public:
+  Lease(ConnectionPool& pool, std::unique_ptr<PooledConnection> pooled)
+      : pool_(&pool), pooled_(std::move(pooled)) {}
+
+  Lease(Lease&& other) noexcept
+      : pool_(other.pool_), pooled_(std::move(other.pooled_)) {}
+
+  Lease& operator=(Lease&&) = delete;
+
+  ~Lease() {
+    if (pooled_)
+      pool_->release(std::move(pooled_));
+  }
+
+  PooledConnection& operator*() {
+    return *pooled_;
+  }
+
+  PooledConnection* operator->() {
+    return pooled_.get();
+  }
+
+  void discard() {
+    if (pooled_) {
+      pooled_.reset();
+      pool_->forget();
+    }
+  }
+
+ private:
+  ConnectionPool* pool_;
+  std::unique_ptr<PooledConnection> pooled_;
+};
+
+// Runs the claim statement `<kind>_<queue>` for `target` (a limit or an
+// id, as `pick` says).
+pqxx::result claim(PooledConnection& c, std::string_view kind,
+                   const std::string& queue, std::string_view pick,
+                   int64_t target, std::chrono::seconds visibility_timeout,
+                   int32_t max_deliveries) {
+  pqxx::nontransaction tx{*c.connection};
+  int64_t seconds = visibility_timeout.count();
+  if (is_dead_letter_queue(queue))
+    return tx.exec_prepared(c.statement(kind, queue, kClaimDeadLetterSql, pick),
+                            target, seconds);
+  return tx.exec_prepared(c.statement(kind, queue, kClaimSql, pick), target,
+                          seconds, max_deliveries);
+}
+
+/// Whether an operation may run again after its connection broke.
+enum class Retry {
+  /// Running it twice is harmless: retry once on a fresh connection.
+  safe,
+  /// It must not run twice (send): retry only when the connection was
+  /// found dead before anything was sent.
+  unsafe,
+};
+
+/// What an operation knows about its attempt.
+struct Attempt {
+  /// An earlier attempt lost its connection after sending: its effect may
+  /// already be there (an ack finding nothing to delete is then fine).
+  bool after_loss = false;
+};
+
+std::string queue_list(const std::vector<std::string>& queues) {
+  std::string out;
+  for (const auto& q : queues)
+    out += (out.empty() ? "'" : ", '") + q + "'";
+  return out;
+}
+
+Result<void> validate(const std::string& queue) {
+  return config::validate_queue_name(queue);
+}
+
+// The queue and, unless it is one, its dead-letter queue.
+Result<std::vector<std::string>> with_dead_letter(const std::string& queue) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  std::vector<std::string> names{queue};
+  if (!is_dead_letter_queue(queue)) {
+    auto dlq = config::dead_letter_queue_name(queue);
+    if (auto ok = validate(dlq); !ok)
+      return Error{ErrorCode::invalid_argument,
+                   "queue '" + queue + "' cannot have a dead-letter queue: "
+                       + ok.error().message()};
+    names.push_back(std::move(dlq));
+  }
+  return names;
+}
+
+Error not_found(std::string_view operation, const std::string& queue,
+                int64_t id) {
+  return Error{ErrorCode::message_not_found,
+               "pgmq " + std::string{operation} + " on queue '" + queue
+                   + "': message " + std::to_string(id) + " does not exist"};
+}
+
+} // namespace
+
+// -- state --------------------------------------------------------------------
+
+struct PgmqProvider::State {
+  State(PgmqOptions opts, std::string info)
+      : options(std::move(opts)), conninfo(std::move(info)),
+        pool(conninfo, static_cast<std::size_t>(options.pool_size)) {}
+
+  PgmqOptions options;
+  std::string conninfo;
+  ConnectionPool pool;
+  std::mutex listener_mutex;
+  std::shared_ptr<PgmqListener> listener;
+
+  // A live connection: idle ones the server closed are replaced first.
+  Lease acquire() {
+    for (int i = 0; i <= options.pool_size; ++i) {
+      Lease lease{pool, pool.acquire()};
+      if (!lease->found_dead())
+        return lease;
+      lease.discard();
+    }
+    return Lease{pool, pool.acquire()};
+  }
+
+  /// Runs `body(PooledConnection&, const Attempt&) -> Result<T>` on a pooled
+  /// connection, translating exceptions once, here; retries per `retry`.
+  template <class T, class Body>
+  Result<T> run(std::string_view operation, const std::string& queue,
+                Retry retry, Body&& body) {
+    Attempt attempt;
+    for (;;) {
+      std::optional<Lease> lease;
+      try {
+        lease.emplace(acquire());
+        return body(**lease, attempt);
+      } catch (const pqxx::broken_connection&) {
+        auto error = current_pg_error(operation, queue);
+        if (lease)
+          lease->discard();
+        else
+          return error;
+        if (retry == Retry::safe && !attempt.after_loss) {
+          attempt.after_loss = true;
+          continue;
+        }
+        if (retry == Retry::unsafe)
+          return Error{
+              error.code(),
+              error.message()
+                  + " (the outcome is unknown: it may have been stored)"};
+        return error;
+      } catch (...) {
+        auto error = current_pg_error(operation, queue);
+        if (lease && !(*lease)->connection->is_open())
+          lease->discard();
+        return error;
+      }
+    }
+  }
+
+  std::shared_ptr<PgmqListener> ensure_listener() {
+    std::lock_guard<std::mutex> guard{listener_mutex};
+    if (!listener)
+      listener = std::make_shared<PgmqListener>(PgmqListenerOptions{
+          conninfo, std::chrono::milliseconds{100},
+          std::chrono::milliseconds{5000},
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              options.connect_timeout)});
+    return listener;
+  }
+};
+
+PgmqProvider::PgmqProvider(std::shared_ptr<State> state)
+    : state_(std::move(state)) {}
+
+// -- connect ------------------------------------------------------------------
+
+core::Result<PgmqProvider> PgmqProvider::connect(PgmqOptions options) {
+  if (options.pool_size < 1)
+    return Error{ErrorCode::invalid_config,
+                 "pgmq pool_size must be at least 1, not "
+                     + std::to_string(options.pool_size)};
+  auto conninfo = with_connect_timeout(options.url, options.connect_timeout);
+  auto endpoint = endpoint_of(conninfo);
+  auto attempts = std::max(1, options.connect_retries);
+  auto backoff = std::chrono::milliseconds{100};
+  std::unique_ptr<pqxx::connection> first;
+  std::string last_error;
+  for (int attempt = 1; attempt <= attempts && !first; ++attempt) {
+    try {
+      first = open_connection(conninfo);
+    } catch (...) {
+      last_error = current_pg_error("connect", {}).message();
+      core::log_debug(kComponent, "connection attempt "
+                                      + std::to_string(attempt) + " to "
+                                      + endpoint + " failed: " + last_error);
+      if (attempt < attempts) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
+      }
+    }
+  }
+  if (!first)
+    return Error{ErrorCode::backend_unavailable,
+                 "cannot connect to PostgreSQL at " + endpoint + " after "
+                     + std::to_string(attempts) + " attempt"
+                     + (attempts == 1 ? "" : "s") + ": " + last_error};
+  auto mode = install_or_verify_pgmq_schema(*first);
+  if (!mode)
+    return Error{mode.error().code(),
+                 mode.error().message() + " (PostgreSQL at " + endpoint + ")"};
+  core::log_info(kComponent, "connected to PostgreSQL at " + endpoint + " ("
+                                 + (*mode == PgmqSchemaMode::extension
+                                        ? "pgmq extension"
+                                        : "own PGMQ-compatible schema")
+                                 + ")");
+  auto state = std::make_shared<State>(std::move(options), std::move(conninfo));
+  state->pool.adopt(std::move(first));
+  return PgmqProvider{std::move(state)};
+}
+
+// -- queue lifecycle ----------------------------------------------------------
+
+core::Result<void> PgmqProvider::create_queue(const std::string& queue) {
+  return ensure_queues({queue});
+}
+
+core::Result<void> PgmqProvider::delete_queue(const std::string& queue) {
+  auto names = with_dead_letter(queue);
+  if (!names)
+    return names.error();
+  return state_->run<void>(
+      "delete_queue", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt& attempt) -> Result<void> {
+        pqxx::work tx{*c.connection};
+        bool dropped = false;
+        for (const auto& name : *names) {
+          auto r = tx.exec_params1("SELECT pgmq.drop_queue($1)", name);
+          if (name == queue)
+            dropped = r[0].as<bool>();
+          if (!dropped)
+            break;
+        }
+        if (!dropped && !attempt.after_loss)
+          return Error{ErrorCode::queue_not_found, "pgmq delete_queue: queue '"
+                                                       + queue
+                                                       + "' does not exist"};
+        tx.commit();
+        return {};
+      });
+}
+
+core::Result<bool> PgmqProvider::queue_exists(const std::string& queue) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  return state_->run<bool>(
+      "queue_exists", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt&) -> Result<bool> {
+        pqxx::nontransaction tx{*c.connection};
+        return tx
+            .exec_params1(
+                "SELECT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = $1)",
+                queue)[0]
+            .as<bool>();
+      });
+}
+
+core::Result<std::vector<std::string>> PgmqProvider::list_queues() {
+  return state_->run<std::vector<std::string>>(
+      "list_queues", {}, Retry::safe,
+      [&](PooledConnection& c,
+          const Attempt&) -> Result<std::vector<std::string>> {
+        pqxx::nontransaction tx{*c.connection};
+        std::vector<std::string> names;
+        for (const auto& row : tx.exec("SELECT queue_name FROM pgmq.meta"))
+          names.push_back(row[0].as<std::string>());
+        std::sort(names.begin(), names.end());
+        return names;
+      });
+}
+
+core::Result<void>
+PgmqProvider::ensure_queues(const std::vector<std::string>& queues) {
+  std::set<std::string> names;
+  for (const auto& queue : queues) {
+    auto with_dlq = with_dead_letter(queue);
+    if (!with_dlq)
+      return with_dlq.error();
+    names.insert(with_dlq->begin(), with_dlq->end());
+  }
+  if (names.empty())
+    return {};
+  std::vector<std::optional<std::string>> items(names.begin(), names.end());
+  auto subject = queues.size() == 1 ? queues.front() : std::string{};
+  // One statement, so one transaction; queues in name order, so concurrent
+  // callers take PGMQ's per-queue locks in the same order.
+  return state_->run<void>(
+      "create_queue", subject, Retry::safe,
+      [&](PooledConnection& c, const Attempt&) -> Result<void> {
+        pqxx::nontransaction tx{*c.connection};
+        tx.exec_params(
+            "SELECT pgmq.create(s.name) FROM (SELECT unnest($1::text[]) "
+            "AS name ORDER BY 1) s",
+            text_array(items));
+        return {};
+      });
+}
+
+core::Result<QueueHealthReport>
+PgmqProvider::verify_queues(const std::vector<std::string>& queues) {
+  QueueHealthReport report;
+  std::vector<std::string> checked;
+  std::set<std::string> seen;
+  for (const auto& queue : queues) {
+    auto names = with_dead_letter(queue);
+    if (!names) {
+      report.errors.emplace_back(queue, names.error().message());
+      continue;
+    }
+    for (auto& name : *names)
+      if (seen.insert(name).second)
+        checked.push_back(std::move(name));
+  }
+  if (checked.empty())
+    return report;
+  std::vector<std::optional<std::string>> items(checked.begin(), checked.end());
+  auto found = state_->run<std::set<std::string>>(
+      "verify_queues", {}, Retry::safe,
+      [&](PooledConnection& c,
+          const Attempt&) -> Result<std::set<std::string>> {
+        pqxx::nontransaction tx{*c.connection};
+        std::set<std::string> present;
+        for (const auto& row :
+             tx.exec_params("SELECT n FROM unnest($1::text[]) AS n "
+                            "WHERE EXISTS (SELECT 1 FROM pgmq.meta m WHERE "
+                            "m.queue_name = n) "
+                            "AND to_regclass('pgmq.q_' || n) IS NOT NULL",
+                            text_array(items)))
+          present.insert(row[0].as<std::string>());
+        return present;
+      });
+  for (const auto& name : checked) {
+    if (!found)
+      report.errors.emplace_back(name, found.error().message());
+    else if (found->count(name) != 0)
+      report.healthy.push_back(name);
+    else
+      report.missing.push_back(name);
+  }
+  return report;
+}
+
+// -- messages -----------------------------------------------------------------
+
+core::Result<int64_t> PgmqProvider::send(const std::string& queue,
+                                         const OutgoingMessage& message) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  const auto& options = state_->options;
+  if (message.payload.size() > options.max_message_size)
+    return Error{ErrorCode::payload_too_large,
+                 "pgmq send on queue '" + queue + "': payload of "
+                     + std::to_string(message.payload.size())
+                     + " bytes exceeds the limit of "
+                     + std::to_string(options.max_message_size) + " bytes"};
+  auto headers = headers_json(message.headers);
+  auto delay_ms = std::max<int64_t>(0, message.delay.count());
+  bool may_inline = message.payload.size() < options.inline_payload_limit;
+  return state_->run<int64_t>(
+      "send", queue, Retry::unsafe,
+      [&](PooledConnection& c, const Attempt&) -> Result<int64_t> {
+        auto name = c.statement("send", queue, kSendSql);
+        pqxx::nontransaction tx{*c.connection};
+        return tx
+            .exec_prepared1(name, message.payload, headers, delay_ms,
+                            may_inline)[0]
+            .as<int64_t>();
+      });
+}
+
+core::Result<std::vector<int64_t>>
+PgmqProvider::send_batch(const std::string& queue,
+                         const std::vector<OutgoingMessage>& messages) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (messages.empty())
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq send_batch on queue '" + queue + "': empty batch"};
+  const auto& options = state_->options;
+  std::vector<std::optional<std::string>> payloads;
+  std::vector<std::optional<std::string>> headers;
+  std::vector<int64_t> delays;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    if (m.payload.size() > options.max_message_size)
+      return Error{ErrorCode::payload_too_large,
+                   "pgmq send_batch on queue '" + queue + "': message "
+                       + std::to_string(i) + " has a payload of "
+                       + std::to_string(m.payload.size())
+                       + " bytes, the limit is "
+                       + std::to_string(options.max_message_size) + " bytes"};
+    payloads.emplace_back(m.payload);
+    headers.push_back(headers_json(m.headers));
+    delays.push_back(std::max<int64_t>(0, m.delay.count()));
+  }
+  auto payload_array = text_array(payloads);
+  auto header_array = text_array(headers);
+  auto delay_array = number_array(delays);
+  return state_->run<std::vector<int64_t>>(
+      "send_batch", queue, Retry::unsafe,
+      [&](PooledConnection& c, const Attempt&) -> Result<std::vector<int64_t>> {
+        auto name = c.statement("send_batch", queue, kSendBatchSql);
+        pqxx::nontransaction tx{*c.connection};
+        std::vector<int64_t> ids;
+        for (const auto& row :
+             tx.exec_prepared(name, payload_array, header_array, delay_array)) {
+          auto group = parse_bigint_array(row[0].as<std::string>());
+          ids.insert(ids.end(), group.begin(), group.end());
+        }
+        std::sort(ids.begin(), ids.end());
+        return ids;
+      });
+}
+
+core::Result<std::vector<QueuedMessage>>
+PgmqProvider::receive(const std::string& queue, int32_t limit,
+                      std::chrono::seconds visibility_timeout) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (limit < 1 || visibility_timeout.count() < 0)
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq receive on queue '" + queue
+                     + "': limit must be at least 1 and the visibility timeout "
+                       "0 or more (got "
+                     + std::to_string(limit) + ", "
+                     + std::to_string(visibility_timeout.count()) + " s)"};
+  auto max_deliveries = state_->options.max_deliveries;
+  return state_->run<std::vector<QueuedMessage>>(
+      "receive", queue, Retry::safe,
+      [&](PooledConnection& c,
+          const Attempt&) -> Result<std::vector<QueuedMessage>> {
+        std::vector<QueuedMessage> out;
+        // Dead-lettered candidates leave room: claim again for the rest.
+        for (;;) {
+          auto rows = claim(c, "receive", queue, kPickOldest,
+                            limit - static_cast<int64_t>(out.size()),
+                            visibility_timeout, max_deliveries);
+          int64_t dead = 0;
+          for (const auto& row : rows) {
+            dead = row[6].as<int64_t>();
+            if (!row[0].is_null())
+              out.push_back(message_from_row(queue, row));
+          }
+          if (dead == 0 || out.size() >= static_cast<std::size_t>(limit))
+            return out;
+        }
+      });
+}
+
+core::Result<std::optional<QueuedMessage>>
+PgmqProvider::read_by_id(const std::string& queue, int64_t id,
+                         std::chrono::seconds visibility_timeout) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (visibility_timeout.count() < 0)
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq read_by_id on queue '" + queue
+                     + "': the visibility timeout must be 0 or more"};
+  auto max_deliveries = state_->options.max_deliveries;
+  return state_->run<std::optional<QueuedMessage>>(
+      "read_by_id", queue, Retry::safe,
+      [&](PooledConnection& c,
+          const Attempt&) -> Result<std::optional<QueuedMessage>> {
+        for (const auto& row : claim(c, "read_by_id", queue, kPickById, id,
+                                     visibility_timeout, max_deliveries))
+          if (!row[0].is_null())
+            return std::optional<QueuedMessage>{message_from_row(queue, row)};
+        return std::optional<QueuedMessage>{};
+      });
+}
+
+core::Result<void> PgmqProvider::ack(const std::string& queue, int64_t id) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  return state_->run<void>(
+      "ack", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt& attempt) -> Result<void> {
+        auto name = c.statement("ack", queue, kAckSql);
+        pqxx::nontransaction tx{*c.connection};
+        if (tx.exec_prepared(name, id).affected_rows() == 0
+            && !attempt.after_loss)
+          return not_found("ack", queue, id);
+        return {};
+      });
+}
+
+core::Result<void> PgmqProvider::ack_batch(const std::string& queue,
+                                           const std::vector<int64_t>& ids) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (ids.empty())
+    return {};
+  auto id_array = number_array(ids);
+  return state_->run<void>(
+      "ack_batch", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt&) -> Result<void> {
+        auto name = c.statement("ack_batch", queue, kAckBatchSql);
+        pqxx::nontransaction tx{*c.connection};
+        tx.exec_prepared(name, id_array);
+        return {};
+      });
+}
+
+core::Result<void> PgmqProvider::nack(const std::string& queue, int64_t id,
+                                      const NackAction& action) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (action.kind == NackAction::Kind::requeue) {
+    auto delay_ms = std::max<int64_t>(0, action.delay.count());
+    return state_->run<void>(
+        "nack", queue, Retry::safe,
+        [&](PooledConnection& c, const Attempt&) -> Result<void> {
+          auto name = c.statement("requeue", queue, kRequeueSql);
+          pqxx::nontransaction tx{*c.connection};
+          if (tx.exec_prepared(name, id, delay_ms).affected_rows() == 0)
+            return not_found("nack", queue, id);
+          return {};
+        });
+  }
+  if (is_dead_letter_queue(queue))
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq nack on queue '" + queue
+                     + "': a message of a dead-letter queue cannot be "
+                       "dead-lettered again"};
+  return state_->run<void>(
+      "nack", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt& attempt) -> Result<void> {
+        auto name = c.statement("dead_letter", queue, kDeadLetterSql);
+        pqxx::nontransaction tx{*c.connection};
+        if (tx.exec_prepared(name, id, action.reason).affected_rows() == 0
+            && !attempt.after_loss)
+          return not_found("nack", queue, id);
+        return {};
+      });
+}
+
+core::Result<void>
+PgmqProvider::extend_visibility(const std::string& queue, int64_t id,
+                                std::chrono::seconds timeout) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (timeout.count() < 0)
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq extend_visibility on queue '" + queue
+                     + "': the timeout must be 0 or more"};
+  return state_->run<void>(
+      "extend_visibility", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt&) -> Result<void> {
+        auto name = c.statement("extend", queue, kExtendSql);
+        pqxx::nontransaction tx{*c.connection};
+        if (tx.exec_prepared(name, id, static_cast<int64_t>(timeout.count()))
+                .affected_rows()
+            == 0)
+          return not_found("extend_visibility", queue, id);
+        return {};
+      });
+}
+
+core::Result<QueueMetrics> PgmqProvider::metrics(const std::string& queue) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  return state_->run<QueueMetrics>(
+      "metrics", queue, Retry::safe,
+      [&](PooledConnection& c, const Attempt&) -> Result<QueueMetrics> {
+        auto name = c.statement("metrics", queue, kMetricsSql);
+        pqxx::nontransaction tx{*c.connection};
+        auto row = tx.exec_prepared1(name);
+        QueueMetrics m;
+        m.queue = queue;
+        m.depth = row[0].as<int64_t>();
+        m.visible_depth = row[1].as<int64_t>();
+        if (!row[2].is_null())
+          m.oldest_message_age = std::chrono::seconds{row[2].as<int64_t>()};
+        m.total_sent = row[3].as<int64_t>();
+        return m;
+      });
+}
+
+// -- push ---------------------------------------------------------------------
+
+core::Result<Subscription>
+PgmqProvider::subscribe(const std::string& queue, NotificationHandler handler) {
+  return subscribe_many({queue}, std::move(handler));
+}
+
+core::Result<Subscription>
+PgmqProvider::subscribe_many(const std::vector<std::string>& queues,
+                             NotificationHandler handler) {
+  if (queues.empty())
+    return Error{ErrorCode::invalid_argument, "pgmq subscribe: no queue given"};
+  for (const auto& queue : queues)
+    if (auto ok = validate(queue); !ok)
+      return ok.error();
+  std::vector<std::optional<std::string>> items(queues.begin(), queues.end());
+  auto missing = state_->run<std::vector<std::string>>(
+      "subscribe", queues.size() == 1 ? queues.front() : std::string{},
+      Retry::safe,
+      [&](PooledConnection& c,
+          const Attempt&) -> Result<std::vector<std::string>> {
+        pqxx::nontransaction tx{*c.connection};
+        std::vector<std::string> absent;
+        for (const auto& row : tx.exec_params(
+                 "SELECT n FROM unnest($1::text[]) AS n WHERE NOT EXISTS "
+                 "(SELECT 1 FROM pgmq.meta m WHERE m.queue_name = n)",
+                 text_array(items)))
+          absent.push_back(row[0].as<std::string>());
+        return absent;
+      });
+  if (!missing)
+    return missing.error();
+  if (!missing->empty())
+    return Error{ErrorCode::queue_not_found,
+                 "pgmq subscribe: queue " + queue_list(*missing)
+                     + (missing->size() == 1 ? " does" : " do") + " not exist"};
+  return state_->ensure_listener()->subscribe(queues, std::move(handler));
+}
+
+// -- about --------------------------------------------------------------------
+
+ProviderCapabilities PgmqProvider::capabilities() const {
+  ProviderCapabilities caps;
+  caps.requires_fallback_polling = true;
+  caps.fallback_polling_interval = state_->options.fallback_polling_interval;
+  caps.supports_fetch_by_message_id = true;
+  caps.supports_visibility_extension = true;
+  caps.max_message_size = state_->options.max_message_size;
+  return caps;
+}
+
+} // namespace tasker::messaging

@@ -1,0 +1,583 @@
+// What only the PGMQ provider does, against a real PostgreSQL: NOTIFY in
+// the send statement, the listener (held-back delayed notifications,
+// reconnects, bad payloads, cancel), the connection pool after terminated
+// backends, and interplay with the PGMQ SQL API. The shared behaviour is
+// checked by the conformance suite (pgmq_conformance_pgtest.cpp).
+#include <doctest/doctest.h>
+
+#include "core/logger.hpp"
+#include "messaging/pgmq/pg_errors.hpp"
+#include "messaging/pgmq/pgmq_listener.hpp"
+#include "messaging/pgmq/pgmq_provider.hpp"
+#include "tests/integration/test_servers.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+using namespace std::chrono_literals;
+using namespace tasker::messaging;
+using tasker::core::ErrorCode;
+using tasker::test::database_url;
+using tasker::test::unique_name;
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Notifications with their arrival times.
+class Recorder {
+ public:
+  struct Entry {
+    MessageNotification notification;
+    SteadyClock::time_point at;
+  };
+
+  NotificationHandler handler() {
+    return [this](MessageNotification n) {
+      {
+        std::lock_guard<std::mutex> guard{mutex_};
+        entries_.push_back({std::move(n), SteadyClock::now()});
+      }
+      changed_.notify_all();
+    };
+  }
+
+  // Waits until `count` notifications arrived; returns all of them.
+  std::vector<Entry> wait_for(std::size_t count,
+                              std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    changed_.wait_for(lock, timeout, [&] {
+      return entries_.size() >= count;
+    });
+    return entries_;
+  }
+
+  std::size_t size() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return entries_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Entry> entries_;
+};
+
+// Log lines of one level, captured while alive.
+class LogCapture {
+ public:
+  LogCapture() {
+    tasker::core::Logger::set_sink([this](tasker::core::LogLevel level,
+                                          std::string_view,
+                                          std::string_view message) {
+      std::lock_guard<std::mutex> guard{mutex_};
+      if (level == tasker::core::LogLevel::warn)
+        warnings_.emplace_back(message);
+    });
+  }
+
+  ~LogCapture() {
+    tasker::core::Logger::set_sink({});
+  }
+
+  std::vector<std::string> warnings() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return warnings_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> warnings_;
+};
+
+std::string with_application_name(const std::string& url,
+                                  const std::string& app) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&")
+         + "application_name=" + app;
+}
+
+template <class... Args>
+pqxx::result admin_exec(const std::string& sql, Args&&... args) {
+  pqxx::connection admin{database_url()};
+  pqxx::nontransaction tx{admin};
+  return tx.exec_params(sql, std::forward<Args>(args)...);
+}
+
+// A provider whose connections carry a unique application_name, so a test
+// can find and terminate exactly its backends; its queues are dropped at
+// the end.
+struct Fixture {
+  std::string app = unique_name("pgmqt");
+  PgmqProvider provider;
+  std::vector<std::string> queues;
+
+  explicit Fixture(PgmqOptions options = {})
+      : provider(connect(std::move(options), app)) {}
+
+  ~Fixture() {
+    for (const auto& q : queues)
+      (void)provider.delete_queue(q);
+  }
+
+  static PgmqProvider connect(PgmqOptions options, const std::string& app) {
+    options.url = with_application_name(database_url(), app);
+    options.max_deliveries = 3;
+    auto provider = PgmqProvider::connect(std::move(options));
+    REQUIRE_MESSAGE(provider.ok(), provider.error().to_string());
+    return std::move(*provider);
+  }
+
+  // A fresh queue; `suffix` "_queue" gives it a notify namespace (and
+  // channel) of its own.
+  std::string queue(const std::string& tag, const std::string& suffix = "") {
+    auto name = unique_name(tag) + suffix;
+    auto created = provider.create_queue(name);
+    REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+    queues.push_back(name);
+    return name;
+  }
+
+  std::vector<int> backends(const std::string& extra_condition = "true") {
+    std::vector<int> pids;
+    for (const auto& row :
+         admin_exec("SELECT pid FROM pg_stat_activity WHERE application_name "
+                    "= $1 AND "
+                        + extra_condition + " ORDER BY pid",
+                    app))
+      pids.push_back(row[0].as<int>());
+    return pids;
+  }
+
+  // Terminates the provider's backends (pooled and listener) and waits for
+  // them to be gone.
+  void terminate(const std::string& extra_condition = "true") {
+    for (int pid : backends(extra_condition))
+      admin_exec("SELECT pg_terminate_backend($1, 5000)", pid);
+  }
+};
+
+OutgoingMessage json_message(const nlohmann::json& body, Headers headers = {},
+                             std::chrono::milliseconds delay = {}) {
+  return {body.dump(), std::move(headers), delay};
+}
+
+// The `n` of a JSON payload.
+int number_of(const std::string& payload) {
+  return nlohmann::json::parse(payload).at("n").get<int>();
+}
+
+} // namespace
+
+TEST_CASE("a small message is notified inline and a large one by id") {
+  PgmqOptions options;
+  options.inline_payload_limit = 100;
+  Fixture f{options};
+  auto q = f.queue("inl");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(q, recorder.handler());
+  REQUIRE_MESSAGE(sub.ok(), sub.error().to_string());
+
+  auto small_body = nlohmann::json{{"n", 1}, {"pad", std::string(83, 'a')}};
+  auto big_body = nlohmann::json{{"n", 2}, {"pad", std::string(84, 'b')}};
+  REQUIRE(small_body.dump().size() == 99);
+  REQUIRE(big_body.dump().size() == 100);
+  auto small = f.provider.send(q, json_message(small_body, {{"k", "v"}}));
+  auto big = f.provider.send(q, json_message(big_body));
+  REQUIRE(small.ok());
+  REQUIRE(big.ok());
+
+  auto got = recorder.wait_for(2);
+  REQUIRE(got.size() == 2);
+  auto* inline_message = std::get_if<Message>(&got[0].notification);
+  REQUIRE(inline_message != nullptr);
+  const auto& m = inline_message->message;
+  CHECK(m.queue == q);
+  CHECK(m.id == *small);
+  CHECK_FALSE(m.leased);
+  CHECK(m.delivery_count == 0);
+  CHECK(nlohmann::json::parse(m.payload) == small_body);
+  CHECK(m.headers == Headers{{"k", "v"}});
+  CHECK(m.visible_at == m.enqueued_at);
+  CHECK(m.enqueued_at > Clock::now() - 1min);
+  auto* signal = std::get_if<Available>(&got[1].notification);
+  REQUIRE(signal != nullptr);
+  CHECK(signal->queue == q);
+  CHECK(signal->msg_id == *big);
+  // The inline notification did not claim the message.
+  auto claimed = f.provider.read_by_id(q, *small, 30s);
+  REQUIRE(claimed.ok());
+  CHECK(claimed->has_value());
+}
+
+TEST_CASE("a delayed message is announced when it becomes visible") {
+  Fixture f;
+  auto q = f.queue("dly");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(q, recorder.handler());
+  REQUIRE(sub.ok());
+  auto sent_at = SteadyClock::now();
+  auto id = f.provider.send(q, json_message({{"n", 1}}, {}, 1500ms));
+  REQUIRE(id.ok());
+  CHECK(recorder.wait_for(1, 1000ms).empty());
+  auto got = recorder.wait_for(1, 3s);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].at - sent_at >= 1500ms);
+  CHECK(got[0].at - sent_at < 2500ms);
+  auto& m = std::get<Message>(got[0].notification).message;
+  CHECK(m.id == *id);
+  CHECK(m.visible_at - m.enqueued_at == 1500ms);
+  // Woken on time: the message can be taken now.
+  auto taken = f.provider.receive(q, 10, 30s);
+  REQUIRE(taken.ok());
+  REQUIRE(taken->size() == 1);
+  CHECK(taken->front().id == *id);
+}
+
+TEST_CASE("a batch is announced once as a signal to poll") {
+  Fixture f;
+  auto q = f.queue("bat");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(q, recorder.handler());
+  REQUIRE(sub.ok());
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 3; ++i)
+    batch.push_back(json_message({{"n", i}}));
+  REQUIRE(f.provider.send_batch(q, batch).ok());
+  auto got = recorder.wait_for(1);
+  REQUIRE(got.size() == 1);
+  std::this_thread::sleep_for(300ms);
+  CHECK(recorder.size() == 1);
+  auto* available = std::get_if<Available>(&got[0].notification);
+  REQUIRE(available != nullptr);
+  CHECK(available->queue == q);
+  CHECK_FALSE(available->msg_id.has_value());
+}
+
+TEST_CASE("the listener reconnects after its backend is terminated and "
+          "asks for a poll") {
+  LogCapture log;
+  Fixture f;
+  auto q = f.queue("rc", "_queue");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(q, recorder.handler());
+  REQUIRE(sub.ok());
+  auto listener = f.backends("query LIKE 'LISTEN%'");
+  REQUIRE(listener.size() == 1);
+  f.terminate("pid = " + std::to_string(listener.front()));
+
+  auto got = recorder.wait_for(1);
+  REQUIRE(got.size() == 1);
+  auto* poll = std::get_if<Available>(&got[0].notification);
+  REQUIRE(poll != nullptr);
+  CHECK(poll->queue == q);
+  CHECK_FALSE(poll->msg_id.has_value());
+  auto warnings = log.warnings();
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("gap of") != std::string::npos);
+  CHECK(warnings[0].find(" ms") != std::string::npos);
+
+  // LISTENing again: a new message is announced.
+  auto id = f.provider.send(q, json_message({{"n", 1}}));
+  REQUIRE(id.ok());
+  got = recorder.wait_for(2);
+  REQUIRE(got.size() == 2);
+  CHECK(std::get<Message>(got[1].notification).message.id == *id);
+  CHECK(f.backends("query LIKE 'LISTEN%'") != listener);
+}
+
+TEST_CASE("the pool replaces connections whose backends were terminated") {
+  PgmqOptions options;
+  options.pool_size = 2;
+  Fixture f{options};
+  auto q = f.queue("pool");
+  // Two sends at once open both pooled connections.
+  auto a = std::async(std::launch::async, [&] {
+    return f.provider.send(q, json_message({{"n", 1}}));
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return f.provider.send(q, json_message({{"n", 2}}));
+  });
+  REQUIRE(a.get().ok());
+  REQUIRE(b.get().ok());
+  auto before = f.backends();
+  REQUIRE_FALSE(before.empty());
+  f.terminate();
+
+  // Even send, which is never retried after sending, finds a live
+  // connection: the dead ones are noticed before anything is sent.
+  auto third = f.provider.send(q, json_message({{"n", 3}}));
+  REQUIRE_MESSAGE(third.ok(), third.error().to_string());
+  auto got = f.provider.receive(q, 10, 30s);
+  REQUIRE_MESSAGE(got.ok(), got.error().to_string());
+  CHECK(got->size() == 3);
+  std::vector<int64_t> ids;
+  for (const auto& m : *got)
+    ids.push_back(m.id);
+  CHECK(f.provider.ack_batch(q, ids).ok());
+  CHECK(f.provider.metrics(q)->depth == 0);
+  for (int pid : f.backends())
+    CHECK(std::find(before.begin(), before.end(), pid) == before.end());
+}
+
+TEST_CASE("prepared statements are prepared again on a new connection") {
+  PgmqOptions options;
+  options.pool_size = 1;
+  Fixture f{options};
+  auto q = f.queue("prep");
+  auto first = f.provider.send(q, json_message({{"n", 1}}));
+  REQUIRE(first.ok());
+  REQUIRE(f.provider.receive(q, 1, 0s)->size() == 1);
+  auto old_backend = f.backends();
+  REQUIRE(old_backend.size() == 1);
+  f.terminate();
+  auto second = f.provider.send(q, json_message({{"n", 2}}));
+  REQUIRE_MESSAGE(second.ok(), second.error().to_string());
+  CHECK(*second > *first);
+  auto got = f.provider.receive(q, 10, 30s);
+  REQUIRE_MESSAGE(got.ok(), got.error().to_string());
+  CHECK(got->size() == 2);
+  auto new_backend = f.backends();
+  REQUIRE(new_backend.size() == 1);
+  CHECK(new_backend != old_backend);
+}
+
+TEST_CASE("a send whose connection breaks mid-statement is not retried") {
+  PgmqOptions options;
+  options.pool_size = 1;
+  Fixture f{options};
+  auto q = f.queue("doubt");
+  auto warm = f.provider.send(q, json_message({{"n", 0}}));
+  REQUIRE(warm.ok());
+  REQUIRE(f.provider.ack(q, *warm).ok());
+  REQUIRE(f.provider.metrics(q)->depth == 0);
+
+  // Hold the table so the send waits inside its statement, then cut its
+  // connection: its outcome is unknown to the provider.
+  pqxx::connection holder{database_url()};
+  pqxx::work lock{holder};
+  lock.exec("LOCK TABLE pgmq.q_" + q + " IN ACCESS EXCLUSIVE MODE");
+  auto sending = std::async(std::launch::async, [&] {
+    return f.provider.send(q, json_message({{"n", 1}}));
+  });
+  auto deadline = SteadyClock::now() + 5s;
+  while (f.backends("wait_event_type = 'Lock'").empty()
+         && SteadyClock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  f.terminate("wait_event_type = 'Lock'");
+  bool returned = sending.wait_for(5s) == std::future_status::ready;
+  lock.abort();
+  auto result = sending.get();
+  CHECK(returned);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code() == ErrorCode::backend_unavailable);
+  CHECK(result.error().message().find("outcome is unknown")
+        != std::string::npos);
+  CHECK(result.error().message().find(q) != std::string::npos);
+  // Not retried: the cut statement was rolled back and nothing else came.
+  auto m = f.provider.metrics(q);
+  REQUIRE(m.ok());
+  CHECK(m->depth == 0);
+  CHECK(f.provider.send(q, json_message({{"n", 2}})).ok());
+}
+
+TEST_CASE("unparsable notifications are counted and skipped") {
+  auto listener
+      = std::make_shared<PgmqListener>(PgmqListenerOptions{database_url()});
+  auto q = unique_name("lsn") + "_queue";
+  auto other = unique_name("lsn") + "_queue";
+  Recorder recorder;
+  auto sub = listener->subscribe({q}, recorder.handler());
+  REQUIRE_MESSAGE(sub.ok(), sub.error().to_string());
+  auto channel = notify_channel(q);
+  admin_exec("SELECT pg_notify($1, $2)", channel, "not json at all");
+  admin_exec("SELECT pg_notify($1, $2)", channel, R"({"event_type": 42})");
+  admin_exec("SELECT pg_notify($1, $2)", notify_channel(other),
+             nlohmann::json{{"event_type", "message_ready"},
+                            {"queue_name", other},
+                            {"msg_id", 6}}
+                 .dump());
+  admin_exec("SELECT pg_notify($1, $2)", channel,
+             nlohmann::json{{"event_type", "message_ready"},
+                            {"queue_name", q},
+                            {"msg_id", 7}}
+                 .dump());
+  auto got = recorder.wait_for(1);
+  REQUIRE(got.size() == 1);
+  auto* available = std::get_if<Available>(&got[0].notification);
+  REQUIRE(available != nullptr);
+  CHECK(available->queue == q);
+  CHECK(available->msg_id == 7);
+  CHECK(listener->parse_errors() == 2);
+}
+
+TEST_CASE("cancel waits for a running handler and ends the deliveries") {
+  auto listener
+      = std::make_shared<PgmqListener>(PgmqListenerOptions{database_url()});
+  auto q = unique_name("cnl") + "_queue";
+  std::atomic<int> calls{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  auto sub = listener->subscribe({q}, [&](MessageNotification) {
+    ++calls;
+    started = true;
+    std::this_thread::sleep_for(300ms);
+    finished = true;
+  });
+  REQUIRE(sub.ok());
+  auto notify = [&] {
+    admin_exec("SELECT pg_notify($1, $2)", notify_channel(q),
+               nlohmann::json{{"event_type", "batch_ready"}, {"queue_name", q}}
+                   .dump());
+  };
+  notify();
+  auto deadline = SteadyClock::now() + 5s;
+  while (!started && SteadyClock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  REQUIRE(started);
+  auto cancel_start = SteadyClock::now();
+  sub->cancel();
+  CHECK(finished);
+  CHECK(SteadyClock::now() - cancel_start < 1s);
+  notify();
+  std::this_thread::sleep_for(300ms);
+  CHECK(calls == 1);
+}
+
+TEST_CASE("the provider and the PGMQ SQL API share queues") {
+  Fixture f;
+  auto q = f.queue("sql");
+  admin_exec("SELECT * FROM pgmq.send($1, $2::jsonb, $3::jsonb)", q,
+             R"({"n": 1})", R"({"from": "sql", "count": 2})");
+  auto got = f.provider.receive(q, 1, 30s);
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == 1);
+  CHECK(number_of(got->front().payload) == 1);
+  // Non-string header values from foreign clients come as their JSON text.
+  CHECK(got->front().headers == Headers{{"count", "2"}, {"from", "sql"}});
+  CHECK(got->front().delivery_count == 1);
+
+  auto id = f.provider.send(q, json_message({{"n", 2}}, {{"trace", "t1"}}));
+  REQUIRE(id.ok());
+  auto read = admin_exec("SELECT * FROM pgmq.read($1, 30, 1)", q);
+  REQUIRE(read.size() == 1);
+  CHECK(read[0]["msg_id"].as<int64_t>() == *id);
+  CHECK(read[0]["headers"].as<std::string>() == R"({"trace": "t1"})");
+  CHECK(read[0]["read_ct"].as<int>() == 1);
+  CHECK(admin_exec("SELECT pgmq.delete($1, $2::bigint)", q, *id)[0][0]
+            .as<bool>());
+  auto m = f.provider.metrics(q);
+  REQUIRE(m.ok());
+  CHECK(m->depth == 1);
+  CHECK(m->total_sent == 2);
+}
+
+TEST_CASE("a payload that is not JSON is rejected naming the queue") {
+  Fixture f;
+  auto q = f.queue("nojson");
+  auto sent = f.provider.send(q, {"not json", {}, {}});
+  REQUIRE_FALSE(sent.ok());
+  CHECK(sent.error().code() == ErrorCode::invalid_argument);
+  CHECK(sent.error().message().find("payload is not JSON")
+        != std::string::npos);
+  CHECK(sent.error().message().find(q) != std::string::npos);
+}
+
+TEST_CASE("connect fails naming host and port but not the password") {
+  PgmqOptions options;
+  options.url = "postgresql://tasker:s3cret-pw@127.0.0.1:1/nowhere";
+  options.connect_retries = 2;
+  options.connect_timeout = 1s;
+  auto provider = PgmqProvider::connect(options);
+  REQUIRE_FALSE(provider.ok());
+  CHECK(provider.error().code() == ErrorCode::backend_unavailable);
+  CHECK(provider.error().message().find("127.0.0.1:1") != std::string::npos);
+  CHECK(provider.error().message().find("2 attempts") != std::string::npos);
+  CHECK(provider.error().message().find("s3cret-pw") == std::string::npos);
+}
+
+TEST_CASE("capabilities ask for fallback polling at the configured interval") {
+  PgmqOptions options;
+  options.fallback_polling_interval = 1234ms;
+  options.max_message_size = 4096;
+  Fixture f{options};
+  auto caps = f.provider.capabilities();
+  CHECK(caps.requires_fallback_polling);
+  CHECK(caps.fallback_polling_interval == 1234ms);
+  CHECK(caps.supports_fetch_by_message_id);
+  CHECK(caps.supports_visibility_extension);
+  CHECK(caps.max_message_size == 4096);
+  CHECK(f.provider.provider_name() == "pgmq");
+}
+
+TEST_CASE("notify namespaces and timestamps follow tasker's rules") {
+  CHECK(notify_namespace("orchestration_step_results") == "orchestration");
+  CHECK(notify_namespace("worker_payments_queue") == "payments");
+  CHECK(notify_namespace("fulfillment_queue") == "fulfillment");
+  CHECK(notify_namespace("worker_payments_queue_dlq") == "default");
+  CHECK(notify_namespace("anything") == "default");
+  CHECK(notify_channel("worker_a_queue") == "pgmq_message_ready.a");
+
+  using std::chrono::sys_days;
+  using namespace std::chrono;
+  auto base = sys_days{2026y / 11 / 22} + 14h + 35min + 20s;
+  CHECK(parse_iso_timestamp("2026-11-22T14:35:20.908336+00:00")
+        == base + 908336us);
+  CHECK(parse_iso_timestamp("2026-11-22T16:35:20+02:00") == base);
+  CHECK(parse_iso_timestamp("2026-11-22T09:05:20.5-05:30") == base + 500ms);
+  CHECK(parse_iso_timestamp("2026-11-22 14:35:20Z") == base);
+  CHECK_FALSE(parse_iso_timestamp("2026-13-22T14:35:20Z").has_value());
+  CHECK_FALSE(parse_iso_timestamp("yesterday").has_value());
+  CHECK_FALSE(parse_iso_timestamp("2026-11-22T14:35:20+").has_value());
+}
+
+TEST_CASE("driver exceptions become errors naming the queue and operation") {
+  auto translate = [](auto exception) {
+    try {
+      throw exception;
+    } catch (...) {
+      return current_pg_error("send", "orders");
+    }
+  };
+  auto lost
+      = translate(pqxx::broken_connection{"server closed the connection"});
+  CHECK(lost.code() == ErrorCode::backend_unavailable);
+  CHECK(lost.message()
+        == "pgmq send on queue 'orders': database connection failed: server "
+           "closed the connection");
+  CHECK(translate(pqxx::in_doubt_error{"commit unknown"}).code()
+        == ErrorCode::backend_unavailable);
+  auto missing = translate(pqxx::undefined_table{
+      "ERROR:  relation \"pgmq.q_orders\" does not exist\nLINE 1: INSERT INTO "
+      "pgmq.q_orders ...",
+      "INSERT INTO pgmq.q_orders ...", "42P01"});
+  CHECK(missing.code() == ErrorCode::queue_not_found);
+  CHECK(missing.message().find("LINE 1") == std::string::npos);
+  CHECK(missing.message().find("'orders'") != std::string::npos);
+  auto not_json = translate(pqxx::data_exception{
+      "ERROR:  invalid input syntax for type json", "SELECT", "22P02"});
+  CHECK(not_json.code() == ErrorCode::invalid_argument);
+  CHECK(not_json.message().find("payload is not JSON") != std::string::npos);
+  auto other = translate(pqxx::sql_error{
+      "ERROR:  duplicate key value\nDETAIL:  Key (msg_id)=(1) already exists.",
+      "INSERT", "23505"});
+  CHECK(other.code() == ErrorCode::backend_error);
+  CHECK(other.message()
+        == "pgmq send on queue 'orders': ERROR:  duplicate key value "
+           "(SQLSTATE 23505)");
+  CHECK(
+      translate(pqxx::sql_error{"ERROR:  terminating connection", "", "57P01"})
+          .code()
+      == ErrorCode::backend_unavailable);
+  CHECK(translate(std::runtime_error{"boom"}).code() == ErrorCode::internal);
+  CHECK(translate(std::bad_alloc{}).code() == ErrorCode::internal);
+}

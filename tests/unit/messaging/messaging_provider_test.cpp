@@ -1,0 +1,59 @@
+#include "messaging/message_client.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace tasker::messaging;
+using namespace std::chrono_literals;
+using tasker::core::ErrorCode;
+
+TEST_CASE("the embedded configuration builds the in-memory provider") {
+  tasker::config::NodeConfig config;
+  config.in_memory.max_deliveries = 7;
+  auto provider = MessagingProvider::from_config(config);
+  REQUIRE(provider.ok());
+  CHECK(provider->provider_name() == "in_memory");
+  CHECK(provider->capabilities().max_message_size == 1048576);
+}
+
+TEST_CASE("asking for RabbitMQ in this build is a clear error") {
+  tasker::config::NodeConfig config;
+  config.messaging_backend = tasker::config::MessagingBackend::rabbitmq;
+  auto provider = MessagingProvider::from_config(config);
+  REQUIRE_FALSE(provider.ok());
+  CHECK(provider.error().code() == ErrorCode::unsupported);
+  CHECK(provider.error().message().find("messaging.backend")
+        != std::string::npos);
+}
+
+TEST_CASE("an unreachable PostgreSQL is reported, not hung on") {
+  tasker::config::NodeConfig config;
+  config.messaging_backend = tasker::config::MessagingBackend::pgmq;
+  // Port 1 on loopback refuses at once; no retries.
+  config.database.url = "postgresql://tasker@127.0.0.1:1/tasker";
+  config.database.connect_retries = 0;
+  auto provider = MessagingProvider::from_config(config);
+  REQUIRE_FALSE(provider.ok());
+  CHECK(provider.error().code() == ErrorCode::backend_unavailable);
+  CHECK(provider.error().message().find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("the message client sends by role") {
+  MessageClient client{MessagingProvider{InMemoryProvider{}}};
+  auto& p = client.provider();
+  REQUIRE(p.ensure_queues(MessageClient::orchestration_queues()).ok());
+  REQUIRE(p.create_queue("worker_billing_queue").ok());
+  REQUIRE(client.send_step("billing", {"{\"step\":1}", {}, {}}).ok());
+  REQUIRE(client.send_step_result({"{\"result\":1}", {}, {}}).ok());
+  REQUIRE(client.send_task_request({"{\"task\":1}", {}, {}}).ok());
+  REQUIRE(client.send_finalization({"{\"final\":1}", {}, {}}).ok());
+  for (auto q :
+       {"worker_billing_queue", "orchestration_step_results",
+        "orchestration_task_requests", "orchestration_task_finalizations"}) {
+    auto got = p.receive(q, 10, 30s);
+    REQUIRE(got.ok());
+    CHECK(got->size() == 1);
+  }
+  auto missing = client.send_step("nowhere", {"{}", {}, {}});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code() == ErrorCode::queue_not_found);
+}
