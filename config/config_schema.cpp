@@ -410,6 +410,11 @@ ConfigSchema::ConfigSchema() {
       "Seconds one connection attempt may take before it is retried.",
       TASKER_FIELD(rabbitmq.connection_timeout_seconds), 1, 600));
   s.push_back(integer_setting(
+      "rabbitmq.connect_retries",
+      "Attempts (with backoff) to reach the broker at start-up before the "
+      "node stops with an error.",
+      TASKER_FIELD(rabbitmq.connect_retries), 0, 1000));
+  s.push_back(integer_setting(
       "rabbitmq.max_deliveries",
       "Deliveries of one message before it is dead-lettered to `{queue}_dlq`.",
       TASKER_FIELD(rabbitmq.max_deliveries), 1, 1000));

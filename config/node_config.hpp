@@ -43,6 +43,7 @@ struct RabbitMqConfig {
   int64_t prefetch = 100;
   int64_t heartbeat_seconds = 30;
   int64_t connection_timeout_seconds = 10;
+  int64_t connect_retries = 5;
   int64_t max_deliveries = 5;
   std::string declaration_conflict_policy = "fail";
 };

@@ -32,10 +32,27 @@ MessagingProvider::from_config(const config::NodeConfig& config) {
         return provider.error();
       return MessagingProvider{std::move(*provider)};
     }
-    case MessagingBackend::rabbitmq:
-      return core::Error{core::ErrorCode::unsupported,
-                         "messaging.backend = \"rabbitmq\" is not available "
-                         "in this build yet; use \"pgmq\" or \"in_memory\""};
+    case MessagingBackend::rabbitmq: {
+      RabbitMqOptions options;
+      options.url = config.rabbitmq.url;
+      options.prefetch = static_cast<int32_t>(config.rabbitmq.prefetch);
+      options.heartbeat
+          = std::chrono::seconds{config.rabbitmq.heartbeat_seconds};
+      options.connection_timeout
+          = std::chrono::seconds{config.rabbitmq.connection_timeout_seconds};
+      options.max_deliveries
+          = static_cast<int32_t>(config.rabbitmq.max_deliveries);
+      options.connect_retries
+          = static_cast<int32_t>(config.rabbitmq.connect_retries);
+      options.declaration_conflict_policy
+          = config.rabbitmq.declaration_conflict_policy == "warn"
+                ? DeclarationConflictPolicy::warn
+                : DeclarationConflictPolicy::fail;
+      auto provider = RabbitMqProvider::connect(std::move(options));
+      if (!provider)
+        return provider.error();
+      return MessagingProvider{std::move(*provider)};
+    }
   }
   return core::Error{core::ErrorCode::internal, "unknown messaging backend"};
 }

@@ -4,6 +4,7 @@
 #include "messaging/in_memory/in_memory_provider.hpp"
 #include "messaging/messaging_service.hpp"
 #include "messaging/pgmq/pgmq_provider.hpp"
+#include "messaging/rabbitmq/rabbitmq_provider.hpp"
 
 #include <utility>
 #include <variant>
@@ -16,7 +17,8 @@ namespace tasker::messaging {
 /// to `Variant`. A cheap handle: copies share the provider.
 class MessagingProvider {
  public:
-  using Variant = std::variant<InMemoryProvider, PgmqProvider>;
+  using Variant
+      = std::variant<InMemoryProvider, PgmqProvider, RabbitMqProvider>;
 
   template <class Provider>
   requires MessagingService<Provider>

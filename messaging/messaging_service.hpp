@@ -28,6 +28,10 @@ struct ProviderCapabilities {
   bool supports_visibility_extension = true;
   /// Largest payload `send` accepts, in bytes.
   std::size_t max_message_size = 1048576;
+  /// `metrics` is exact. False (RabbitMQ over AMQP): only `visible_depth`
+  /// is exact, `depth` is a lower bound, `oldest_message_age` is empty and
+  /// `total_sent` is 0.
+  bool exact_metrics = true;
 };
 
 /// The outcome of `verify_queues`.

@@ -263,7 +263,6 @@ struct PgmqListener::Core {
   const int wake_fd;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> parse_errors{0};
-  std::atomic<uint64_t> reconnects{0};
   std::atomic<std::thread::id> thread_id{};
 
   // Guarded by `mutex`: the subscriptions and how far the LISTENs follow.
@@ -436,7 +435,6 @@ struct PgmqListener::Core {
   // Notifications sent while disconnected are gone: ask every subscriber
   // to poll.
   void report_gap(SteadyClock::duration gap) {
-    ++reconnects;
     core::log_warn(
         kComponent,
         "listener reconnected after a gap of "
@@ -570,10 +568,6 @@ PgmqListener::subscribe(const std::vector<std::string>& queues,
 
 uint64_t PgmqListener::parse_errors() const {
   return core_->parse_errors.load();
-}
-
-uint64_t PgmqListener::reconnects() const {
-  return core_->reconnects.load();
 }
 
 } // namespace tasker::messaging

@@ -53,7 +53,9 @@ struct PgmqListenerOptions {
 /// `message_with_payload` → `Message` (unleased), `message_ready` →
 /// `Available{queue, id}`, `batch_ready` → `Available{queue}`. A
 /// notification of a delayed message is held back until the message is
-/// visible. Handlers run on the listener thread, never under a lock.
+/// visible: for `ready_at - enqueued_at` from its arrival, so clock skew
+/// between hosts does not matter. Handlers run on the listener thread,
+/// never under a lock.
 /// Payloads that do not parse are counted and logged. After a connection
 /// loss it reconnects with exponential backoff, logs one warning naming the
 /// gap and delivers `Available{queue}` for every subscribed queue, since
@@ -78,9 +80,6 @@ class PgmqListener : public std::enable_shared_from_this<PgmqListener> {
 
   /// Notification payloads that could not be parsed so far.
   uint64_t parse_errors() const;
-
-  /// Connection losses the listener has recovered from so far.
-  uint64_t reconnects() const;
 
  private:
   struct Core;

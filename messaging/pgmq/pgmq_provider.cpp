@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -31,6 +33,7 @@ using core::ErrorCode;
 using core::Result;
 
 constexpr std::string_view kComponent = "pgmq";
+constexpr std::string_view kMaxDeliveriesReason = "max_deliveries_exceeded";
 bool is_dead_letter_queue(std::string_view queue) {
   return queue.ends_with(config::kDeadLetterSuffix);
 }
@@ -287,50 +290,25 @@ constexpr std::string_view kPickOldest
 constexpr std::string_view kPickById
     = "WHERE msg_id = $1 AND vt <= clock_timestamp()";
 
-// Claims visible messages like pgmq.read ($1 limit or id, $2 visibility
-// timeout in seconds), and in the same statement moves those already
-// delivered $3 (max deliveries) times to the dead-letter queue instead.
-// Returns the claimed messages, then how many were dead-lettered (one row
-// of NULLs and that count when none was claimed).
+// Claims visible messages like pgmq.read: $1 limit or id, $2 visibility
+// timeout in seconds. Those already delivered $3 (max deliveries) times are
+// left as they are and flagged in the last column, for `kDeadLetterSql`.
+// (A top-level UPDATE: the same work with the move in data-modifying CTEs
+// ran at half the speed.)
 constexpr std::string_view kClaimSql = R"sql(
 WITH picked AS (
-  SELECT msg_id, read_ct FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED),
-dead AS (
-  DELETE FROM pgmq.q_{queue} q USING picked p
-  WHERE q.msg_id = p.msg_id AND p.read_ct >= $3::int
-  RETURNING q.msg_id, q.message, q.headers),
-moved AS (
-  INSERT INTO pgmq.q_{dlq} (enqueued_at, vt, message, headers)
-  SELECT clock_timestamp(), clock_timestamp(), d.message,
-         coalesce(d.headers, '{}'::jsonb) || jsonb_build_object(
-           'x-dead-letter-reason', 'max_deliveries_exceeded',
-           'x-original-queue', '{queue}', 'x-original-id', d.msg_id::text)
-  FROM dead d ORDER BY d.msg_id
-  RETURNING msg_id),
-claimed AS (
-  UPDATE pgmq.q_{queue} q
-  SET vt = clock_timestamp() + $2::bigint * interval '1 second',
-      read_ct = q.read_ct + 1, last_read_at = clock_timestamp()
-  FROM picked p
-  WHERE q.msg_id = p.msg_id AND p.read_ct < $3::int
-  RETURNING {columns})
-SELECT c.*, (SELECT count(*) FROM moved)
-FROM (SELECT 1) one LEFT JOIN claimed c ON true
-ORDER BY 1)sql";
-
-// The claim of a dead-letter queue, which has none of its own: $1 limit or
-// id, $2 visibility timeout in seconds; returns the claimed messages.
-constexpr std::string_view kClaimDeadLetterSql = R"sql(
-WITH picked AS (
-  SELECT msg_id FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED),
-claimed AS (
-  UPDATE pgmq.q_{queue} q
-  SET vt = clock_timestamp() + $2::bigint * interval '1 second',
-      read_ct = q.read_ct + 1, last_read_at = clock_timestamp()
-  FROM picked p
-  WHERE q.msg_id = p.msg_id
-  RETURNING {columns})
-SELECT c.*, 0::bigint FROM claimed c ORDER BY 1)sql";
+  SELECT msg_id, read_ct FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED)
+UPDATE pgmq.q_{queue} q
+SET vt = CASE WHEN p.read_ct < $3::int
+              THEN clock_timestamp() + $2::bigint * interval '1 second'
+              ELSE q.vt END,
+    read_ct = CASE WHEN p.read_ct < $3::int THEN q.read_ct + 1
+                   ELSE q.read_ct END,
+    last_read_at = CASE WHEN p.read_ct < $3::int THEN clock_timestamp()
+                        ELSE q.last_read_at END
+FROM picked p
+WHERE q.msg_id = p.msg_id
+RETURNING {columns}, p.read_ct >= $3::int)sql";
 
 // Columns of a claimed message ({columns}), read by `message_from_row`.
 constexpr std::string_view kMessageColumns
@@ -339,18 +317,20 @@ constexpr std::string_view kMessageColumns
       "(extract(epoch FROM q.vt) * 1000000)::bigint, "
       "q.message::text, q.headers::text";
 
-// $1 id, $2 reason. One statement: the message leaves the queue and enters
-// the dead-letter queue atomically, as a fresh message.
+// $1 ids, $2 reason, $3 least delivery count. One statement: the messages
+// leave the queue and enter the dead-letter queue atomically, as fresh
+// messages. Returns their new ids.
 constexpr std::string_view kDeadLetterSql = R"sql(
 WITH d AS (
-  DELETE FROM pgmq.q_{queue} WHERE msg_id = $1
+  DELETE FROM pgmq.q_{queue}
+  WHERE msg_id = ANY($1::bigint[]) AND read_ct >= $3::int
   RETURNING msg_id, message, headers)
 INSERT INTO pgmq.q_{dlq} (enqueued_at, vt, message, headers)
 SELECT clock_timestamp(), clock_timestamp(), d.message,
        coalesce(d.headers, '{}'::jsonb) || jsonb_build_object(
          'x-dead-letter-reason', $2::text, 'x-original-queue', '{queue}',
          'x-original-id', d.msg_id::text)
-FROM d
+FROM d ORDER BY d.msg_id
 RETURNING msg_id)sql";
 
 constexpr std::string_view kAckSql
@@ -549,19 +529,54 @@ class Lease {
   std::unique_ptr<PooledConnection> pooled_;
 };
 
-// Runs the claim statement `<kind>_<queue>` for `target` (a limit or an
-// id, as `pick` says).
-pqxx::result claim(PooledConnection& c, std::string_view kind,
-                   const std::string& queue, std::string_view pick,
-                   int64_t target, std::chrono::seconds visibility_timeout,
-                   int32_t max_deliveries) {
+// Moves the messages `ids` delivered at least `least_deliveries` times to
+// the dead-letter queue; returns how many it moved.
+std::size_t dead_letter(PooledConnection& c, const std::string& queue,
+                        const std::vector<int64_t>& ids,
+                        const std::string& reason, int32_t least_deliveries) {
   pqxx::nontransaction tx{*c.connection};
-  int64_t seconds = visibility_timeout.count();
+  return tx
+      .exec_prepared(c.statement("dead_letter", queue, kDeadLetterSql),
+                     number_array(ids), reason, least_deliveries)
+      .affected_rows();
+}
+
+/// What one claim did.
+struct Claimed {
+  /// The messages it leased.
+  std::vector<QueuedMessage> leased;
+  /// Visible messages it found delivered too often, now dead-lettered.
+  std::size_t dead_lettered = 0;
+};
+
+// Claims with the statement `<kind>_<queue>` for `target` (a limit or an
+// id, as `pick` says), then dead-letters what it found delivered too often.
+Claimed claim(PooledConnection& c, std::string_view kind,
+              const std::string& queue, std::string_view pick, int64_t target,
+              std::chrono::seconds visibility_timeout, int32_t max_deliveries) {
+  // A dead-letter queue has none of its own: its messages stay.
   if (is_dead_letter_queue(queue))
-    return tx.exec_prepared(c.statement(kind, queue, kClaimDeadLetterSql, pick),
-                            target, seconds);
-  return tx.exec_prepared(c.statement(kind, queue, kClaimSql, pick), target,
-                          seconds, max_deliveries);
+    max_deliveries = std::numeric_limits<int32_t>::max();
+  Claimed claimed;
+  std::vector<int64_t> worn_out;
+  {
+    pqxx::nontransaction tx{*c.connection};
+    for (const auto& row :
+         tx.exec_prepared(c.statement(kind, queue, kClaimSql, pick), target,
+                          static_cast<int64_t>(visibility_timeout.count()),
+                          max_deliveries)) {
+      if (row[6].as<bool>())
+        worn_out.push_back(row[0].as<int64_t>());
+      else
+        claimed.leased.push_back(message_from_row(queue, row));
+    }
+  }
+  if (!worn_out.empty()) {
+    dead_letter(c, queue, worn_out, std::string{kMaxDeliveriesReason},
+                max_deliveries);
+    claimed.dead_lettered = worn_out.size();
+  }
+  return claimed;
 }
 
 /// Whether an operation may run again after its connection broke.
@@ -960,18 +975,19 @@ PgmqProvider::receive(const std::string& queue, int32_t limit,
         std::vector<QueuedMessage> out;
         // Dead-lettered candidates leave room: claim again for the rest.
         for (;;) {
-          auto rows = claim(c, "receive", queue, kPickOldest,
-                            limit - static_cast<int64_t>(out.size()),
-                            visibility_timeout, max_deliveries);
-          int64_t dead = 0;
-          for (const auto& row : rows) {
-            dead = row[6].as<int64_t>();
-            if (!row[0].is_null())
-              out.push_back(message_from_row(queue, row));
-          }
-          if (dead == 0 || out.size() >= static_cast<std::size_t>(limit))
-            return out;
+          auto claimed = claim(c, "receive", queue, kPickOldest,
+                               limit - static_cast<int64_t>(out.size()),
+                               visibility_timeout, max_deliveries);
+          std::move(claimed.leased.begin(), claimed.leased.end(),
+                    std::back_inserter(out));
+          if (claimed.dead_lettered == 0
+              || out.size() >= static_cast<std::size_t>(limit))
+            break;
         }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+          return a.id < b.id;
+        });
+        return out;
       });
 }
 
@@ -989,10 +1005,10 @@ PgmqProvider::read_by_id(const std::string& queue, int64_t id,
       "read_by_id", queue, Retry::safe,
       [&](PooledConnection& c,
           const Attempt&) -> Result<std::optional<QueuedMessage>> {
-        for (const auto& row : claim(c, "read_by_id", queue, kPickById, id,
-                                     visibility_timeout, max_deliveries))
-          if (!row[0].is_null())
-            return std::optional<QueuedMessage>{message_from_row(queue, row)};
+        auto claimed = claim(c, "read_by_id", queue, kPickById, id,
+                             visibility_timeout, max_deliveries);
+        if (!claimed.leased.empty())
+          return std::optional<QueuedMessage>{std::move(claimed.leased[0])};
         return std::optional<QueuedMessage>{};
       });
 }
@@ -1053,9 +1069,7 @@ core::Result<void> PgmqProvider::nack(const std::string& queue, int64_t id,
   return state_->run<void>(
       "nack", queue, Retry::safe,
       [&](PooledConnection& c, const Attempt& attempt) -> Result<void> {
-        auto name = c.statement("dead_letter", queue, kDeadLetterSql);
-        pqxx::nontransaction tx{*c.connection};
-        if (tx.exec_prepared(name, id, action.reason).affected_rows() == 0
+        if (dead_letter(c, queue, {id}, action.reason, 0) == 0
             && !attempt.after_loss)
           return not_found("nack", queue, id);
         return {};

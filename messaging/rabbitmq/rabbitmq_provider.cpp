@@ -213,6 +213,7 @@ ProviderCapabilities RabbitMqProvider::capabilities() const {
   out.supports_fetch_by_message_id = false;
   out.supports_visibility_extension = true;
   out.max_message_size = state_->options().max_message_size;
+  out.exact_metrics = false;
   return out;
 }
 

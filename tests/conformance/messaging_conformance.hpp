@@ -423,9 +423,11 @@ TEST_CASE_TEMPLATE_DEFINE("conformance", F, messaging_conformance) {
     CHECK(m->queue == q);
     CHECK(m->depth == 3);
     CHECK(m->visible_depth == 1);
-    CHECK(m->total_sent == 3);
-    REQUIRE(m->oldest_message_age.has_value());
-    CHECK(*m->oldest_message_age >= 1s);
+    if (p.capabilities().exact_metrics) {
+      CHECK(m->total_sent == 3);
+      REQUIRE(m->oldest_message_age.has_value());
+      CHECK(*m->oldest_message_age >= 1s);
+    }
   }
 
   SUBCASE("invalid queue names are rejected before any I/O") {

@@ -453,6 +453,40 @@ TEST_CASE("cancel waits for a running handler and ends the deliveries") {
   CHECK(calls == 1);
 }
 
+TEST_CASE("a worn-out message is dead-lettered and the receive goes on") {
+  Fixture f;
+  auto q = f.queue("worn");
+  auto first = f.provider.send(q, json_message({{"n", 1}}, {{"k", "v"}}));
+  auto second = f.provider.send(q, json_message({{"n", 2}}));
+  auto third = f.provider.send(q, json_message({{"n", 3}}));
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  REQUIRE(third.ok());
+  for (int delivery = 1; delivery <= 3; ++delivery) {
+    auto got = f.provider.receive(q, 1, 0s);
+    REQUIRE(got.ok());
+    REQUIRE(got->size() == 1);
+    CHECK(got->front().id == *first);
+    REQUIRE(f.provider.read_by_id(q, *third, 0s)->has_value());
+  }
+  // Max deliveries (3) reached: moved, and the next one comes instead.
+  auto got = f.provider.receive(q, 1, 30s);
+  REQUIRE(got.ok());
+  REQUIRE(got->size() == 1);
+  CHECK(got->front().id == *second);
+  CHECK_FALSE(f.provider.read_by_id(q, *third, 30s)->has_value());
+  auto dead = f.provider.receive(q + "_dlq", 10, 30s);
+  REQUIRE(dead.ok());
+  REQUIRE(dead->size() == 2);
+  CHECK(dead->front().headers
+        == Headers{{"k", "v"},
+                   {"x-dead-letter-reason", "max_deliveries_exceeded"},
+                   {"x-original-id", std::to_string(*first)},
+                   {"x-original-queue", q}});
+  CHECK(dead->back().headers.at("x-original-id") == std::to_string(*third));
+  CHECK(f.provider.metrics(q)->depth == 1);
+}
+
 TEST_CASE("the provider and the PGMQ SQL API share queues") {
   Fixture f;
   auto q = f.queue("sql");

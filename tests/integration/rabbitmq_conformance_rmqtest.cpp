@@ -8,15 +8,6 @@
 #include <thread>
 #include <tuple>
 
-namespace tasker::test {
-
-/// Runs `rabbitmqctl -n <node> <arguments>` against the private test broker
-/// of scripts/test-servers.sh; returns its exit status (defined in
-/// rabbitmq_provider_rmqtest.cpp).
-int rabbitmqctl(const std::string& arguments);
-
-} // namespace tasker::test
-
 namespace {
 
 using namespace tasker::messaging;

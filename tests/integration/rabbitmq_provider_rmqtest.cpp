@@ -25,30 +25,6 @@
 #include <thread>
 #include <vector>
 
-namespace tasker::test {
-
-int rabbitmqctl(const std::string& arguments) {
-  auto env = [](const char* name) {
-    const char* value = std::getenv(name);
-    REQUIRE_MESSAGE(value != nullptr,
-                    name << " is not set: source the env.sh that "
-                            "scripts/test-servers.sh wrote");
-    return std::string{value};
-  };
-  const char* bin = std::getenv("RMQ_BIN");
-  auto command = "env -i PATH=/usr/sbin:/usr/bin:/bin LC_ALL=C.UTF-8 HOME='"
-                 + env("TASKER_TEST_SRV_RMQ_DIR") + "/home' ERL_EPMD_PORT="
-                 + env("TASKER_TEST_SRV_RMQ_EPMD_PORT")
-                 + " RABBITMQ_CTL_ERL_ARGS='-kernel inet_dist_use_interface "
-                   "{127,0,0,1} -start_epmd false' '"
-                 + (bin != nullptr ? std::string{bin} : "/usr/lib/rabbitmq/bin")
-                 + "/rabbitmqctl' -n '" + env("TASKER_TEST_SRV_RMQ_NODE") + "' "
-                 + arguments + " >/dev/null";
-  return std::system(command.c_str());
-}
-
-} // namespace tasker::test
-
 namespace {
 
 using namespace std::chrono_literals;

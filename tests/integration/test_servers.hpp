@@ -63,4 +63,23 @@ inline std::string unique_name(std::string_view prefix) {
   return result;
 }
 
+/// Runs `rabbitmqctl -n <node> <arguments>` against the private broker of
+/// scripts/test-servers.sh (node, directory and epmd port come from the
+/// TASKER_TEST_SRV_RMQ_* variables of its env.sh); returns the exit status.
+/// Throws std::runtime_error when those variables are unset.
+inline int rabbitmqctl(const std::string& arguments) {
+  auto dir = detail::required_env("TASKER_TEST_SRV_RMQ_DIR");
+  const char* bin = std::getenv("RMQ_BIN");
+  auto command = "env -i PATH=/usr/sbin:/usr/bin:/bin LC_ALL=C.UTF-8 HOME='"
+                 + dir + "/home' ERL_EPMD_PORT="
+                 + detail::required_env("TASKER_TEST_SRV_RMQ_EPMD_PORT")
+                 + " RABBITMQ_CTL_ERL_ARGS='-kernel inet_dist_use_interface "
+                   "{127,0,0,1} -start_epmd false' '"
+                 + (bin != nullptr ? std::string{bin} : "/usr/lib/rabbitmq/bin")
+                 + "/rabbitmqctl' -n '"
+                 + detail::required_env("TASKER_TEST_SRV_RMQ_NODE") + "' "
+                 + arguments + " >/dev/null";
+  return std::system(command.c_str());
+}
+
 } // namespace tasker::test

@@ -15,14 +15,16 @@ TEST_CASE("the embedded configuration builds the in-memory provider") {
   CHECK(provider->capabilities().max_message_size == 1048576);
 }
 
-TEST_CASE("asking for RabbitMQ in this build is a clear error") {
+TEST_CASE("an unreachable RabbitMQ is reported, not hung on") {
   tasker::config::NodeConfig config;
   config.messaging_backend = tasker::config::MessagingBackend::rabbitmq;
+  // Port 1 on loopback refuses at once; no retries.
+  config.rabbitmq.url = "amqp://guest:guest@127.0.0.1:1/%2f";
+  config.rabbitmq.connect_retries = 0;
   auto provider = MessagingProvider::from_config(config);
   REQUIRE_FALSE(provider.ok());
-  CHECK(provider.error().code() == ErrorCode::unsupported);
-  CHECK(provider.error().message().find("messaging.backend")
-        != std::string::npos);
+  CHECK(provider.error().code() == ErrorCode::backend_unavailable);
+  CHECK(provider.error().message().find("127.0.0.1") != std::string::npos);
 }
 
 TEST_CASE("an unreachable PostgreSQL is reported, not hung on") {
