@@ -385,9 +385,7 @@ struct PgmqListener::Core {
 
   // Waits for the socket, a wake-up or the next held notification.
   void wait_and_read() {
-    auto budget = duration_cast<milliseconds>(wait_budget());
-    if (budget < wait_budget())
-      budget += milliseconds{1};
+    auto budget = std::chrono::ceil<milliseconds>(wait_budget());
     pollfd fds[2] = {{connection->sock(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
     if (::poll(fds, 2, static_cast<int>(budget.count())) < 0)
       return;
@@ -460,6 +458,13 @@ struct PgmqListener::Core {
     }
   }
 
+  // Waits before the next connection attempt, delivering what falls due.
+  void back_off(milliseconds& backoff) {
+    sleep_for(backoff);
+    backoff = std::min(backoff * 2, options.max_backoff);
+    deliver_due();
+  }
+
   void run() {
     thread_id.store(std::this_thread::get_id());
     auto backoff = options.initial_backoff;
@@ -469,14 +474,12 @@ struct PgmqListener::Core {
       if (!connection) {
         try {
           open_connection();
-          backoff = options.initial_backoff;
         } catch (...) {
           drop_connection();
           auto error = current_pg_error("listener connect", {});
           record_error(error.message());
           core::log_debug(kComponent, error.message());
-          sleep_for(backoff);
-          backoff = std::min(backoff * 2, options.max_backoff);
+          back_off(backoff);
           continue;
         }
       }
@@ -487,6 +490,7 @@ struct PgmqListener::Core {
           lost_since.reset();
         }
         was_connected = true;
+        backoff = options.initial_backoff;
         wait_and_read();
       } catch (...) {
         auto error = current_pg_error("listener", {});
@@ -497,6 +501,7 @@ struct PgmqListener::Core {
           core::log_info(kComponent, "listener lost its connection ("
                                          + error.message() + "); reconnecting");
         }
+        back_off(backoff);
         continue;
       }
       handle_received();

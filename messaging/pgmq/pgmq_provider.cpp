@@ -1166,6 +1166,7 @@ ProviderCapabilities PgmqProvider::capabilities() const {
   caps.supports_fetch_by_message_id = true;
   caps.supports_visibility_extension = true;
   caps.max_message_size = state_->options.max_message_size;
+  caps.exact_metrics = true;
   return caps;
 }
 

@@ -550,6 +550,7 @@ TEST_CASE("capabilities ask for fallback polling at the configured interval") {
   CHECK(caps.supports_fetch_by_message_id);
   CHECK(caps.supports_visibility_extension);
   CHECK(caps.max_message_size == 4096);
+  CHECK(caps.exact_metrics);
   CHECK(f.provider.provider_name() == "pgmq");
 }
 
