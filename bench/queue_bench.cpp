@@ -1,11 +1,13 @@
 // queue_bench: messages per second for send, receive and ack, single and
 // batched, per provider, and notify-to-handler latency for push.
 //
-//   queue_bench [--provider in_memory|pgmq|all] [--messages N] [--batch B]
-//               [--runs R] [--database-url URL]
+//   queue_bench [--provider in_memory|pgmq|rabbitmq|all] [--messages N]
+//               [--batch B] [--runs R] [--latency-samples S]
+//               [--database-url URL] [--rabbitmq-url URL]
 //
-// The PGMQ URL defaults to TASKER_TEST_DATABASE_URL, then DATABASE_URL.
-// Each figure is the median of R runs.
+// The PGMQ URL defaults to TASKER_TEST_DATABASE_URL, then DATABASE_URL; the
+// RabbitMQ URL to TASKER_TEST_RABBITMQ_URL, then RABBITMQ_URL. A provider
+// without a URL is skipped under "all". Each figure is the median of R runs.
 
 #include "messaging/messaging_provider.hpp"
 
@@ -36,6 +38,7 @@ struct Options {
   int runs = 3;
   int latency_samples = 500;
   std::string database_url;
+  std::string rabbitmq_url;
 };
 
 [[noreturn]] void fail(const std::string& what) {
@@ -195,6 +198,10 @@ int main(int argc, char** argv) {
     o.database_url = url;
   else if (auto url = std::getenv("DATABASE_URL"))
     o.database_url = url;
+  if (auto url = std::getenv("TASKER_TEST_RABBITMQ_URL"))
+    o.rabbitmq_url = url;
+  else if (auto url = std::getenv("RABBITMQ_URL"))
+    o.rabbitmq_url = url;
   std::string command = argv[0];
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -217,6 +224,8 @@ int main(int argc, char** argv) {
       o.latency_samples = std::stoi(value());
     else if (arg == "--database-url")
       o.database_url = value();
+    else if (arg == "--rabbitmq-url")
+      o.rabbitmq_url = value();
     else
       fail("unknown argument " + arg
            + " (see the comment at the top of bench/queue_bench.cpp)");
@@ -240,6 +249,18 @@ int main(int argc, char** argv) {
       options.url = o.database_url;
       auto provider = must(PgmqProvider::connect(options), "connect");
       bench_provider("pgmq", MessagingProvider{std::move(provider)}, o);
+    }
+  }
+  if (o.provider == "rabbitmq" || o.provider == "all") {
+    if (o.rabbitmq_url.empty()) {
+      if (o.provider == "rabbitmq")
+        fail("rabbitmq needs --rabbitmq-url or TASKER_TEST_RABBITMQ_URL");
+      std::printf("rabbitmq: skipped (no broker URL)\n");
+    } else {
+      RabbitMqOptions options;
+      options.url = o.rabbitmq_url;
+      auto provider = must(RabbitMqProvider::connect(options), "connect");
+      bench_provider("rabbitmq", MessagingProvider{std::move(provider)}, o);
     }
   }
   return 0;

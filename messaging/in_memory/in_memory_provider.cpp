@@ -1,5 +1,7 @@
 #include "messaging/in_memory/in_memory_provider.hpp"
 
+#include "messaging/provider_checks.hpp"
+
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
 
@@ -101,20 +103,6 @@ struct Effects {
   std::vector<std::shared_ptr<Subscriber>> woken;
 };
 
-Error queue_not_found(const std::string& queue) {
-  return {ErrorCode::queue_not_found, "queue '" + queue + "' does not exist"};
-}
-
-Error message_not_found(const std::string& queue, int64_t id) {
-  return {ErrorCode::message_not_found, "message " + std::to_string(id)
-                                            + " not found in queue '" + queue
-                                            + "'"};
-}
-
-bool is_dead_letter_name(std::string_view queue) {
-  return queue.ends_with(config::kDeadLetterSuffix);
-}
-
 /// Runs `f`, turning any exception into an `internal` error naming the
 /// operation and its queue.
 template <class F>
@@ -162,7 +150,7 @@ class Broker : public std::enable_shared_from_this<Broker> {
       if (it == queues_.end())
         return queue_not_found(queue);
       drop(it, fx);
-      if (!is_dead_letter_name(queue))
+      if (!is_dead_letter_queue(queue))
         if (auto dlq = queues_.find(config::dead_letter_queue_name(queue));
             dlq != queues_.end())
           drop(dlq, fx);
@@ -205,7 +193,7 @@ class Broker : public std::enable_shared_from_this<Broker> {
     std::vector<std::string> checked;
     for (const auto& queue : queues) {
       checked.push_back(queue);
-      if (config::validate_queue_name(queue) && !is_dead_letter_name(queue))
+      if (config::validate_queue_name(queue) && !is_dead_letter_queue(queue))
         checked.push_back(config::dead_letter_queue_name(queue));
     }
     QueueHealthReport report;
@@ -230,7 +218,8 @@ class Broker : public std::enable_shared_from_this<Broker> {
                              const OutgoingMessage& message) {
     if (auto valid = config::validate_queue_name(queue); !valid)
       return valid.error();
-    if (auto fits = check_size(queue, message); !fits)
+    if (auto fits = check_size(queue, message, options_.max_message_size);
+        !fits)
       return fits.error();
     return transact([&](TimePoint now, Effects& fx) -> core::Result<int64_t> {
       auto q = find(queue);
@@ -250,7 +239,8 @@ class Broker : public std::enable_shared_from_this<Broker> {
       return Error{ErrorCode::invalid_argument,
                    "send_batch to queue '" + queue + "' got no messages"};
     for (std::size_t i = 0; i < messages.size(); ++i)
-      if (auto fits = check_size(queue, messages[i]); !fits)
+      if (auto fits = check_size(queue, messages[i], options_.max_message_size);
+          !fits)
         return Error{fits.error().code(),
                      "message " + std::to_string(i + 1)
                          + " of the batch: " + fits.error().message()};
@@ -364,7 +354,7 @@ class Broker : public std::enable_shared_from_this<Broker> {
     if (auto valid = config::validate_queue_name(queue); !valid)
       return valid;
     const bool to_dead_letter = action.kind == NackAction::Kind::dead_letter;
-    if (to_dead_letter && is_dead_letter_name(queue))
+    if (to_dead_letter && is_dead_letter_queue(queue))
       return Error{ErrorCode::invalid_argument,
                    "cannot dead-letter message " + std::to_string(id)
                        + " of queue '" + queue
@@ -583,41 +573,6 @@ class Broker : public std::enable_shared_from_this<Broker> {
     return result;
   }
 
-  core::Result<void> check_creatable(const std::string& queue) const {
-    if (auto valid = config::validate_queue_name(queue); !valid)
-      return valid;
-    if (is_dead_letter_name(queue))
-      return {};
-    if (auto valid
-        = config::validate_queue_name(config::dead_letter_queue_name(queue));
-        !valid)
-      return Error{ErrorCode::invalid_argument,
-                   "cannot create queue '" + queue + "' with its dead-letter "
-                       + "queue: " + valid.error().message()};
-    return {};
-  }
-
-  core::Result<void> check_size(const std::string& queue,
-                                const OutgoingMessage& message) const {
-    if (message.payload.size() <= options_.max_message_size)
-      return {};
-    return Error{ErrorCode::payload_too_large,
-                 "payload of " + std::to_string(message.payload.size())
-                     + " bytes for queue '" + queue + "' exceeds the limit of "
-                     + std::to_string(options_.max_message_size) + " bytes"};
-  }
-
-  static core::Result<void> check_timeout(const std::string& queue,
-                                          std::string_view operation,
-                                          std::chrono::seconds timeout) {
-    if (timeout >= std::chrono::seconds{})
-      return {};
-    return Error{ErrorCode::invalid_argument,
-                 std::string{operation} + " on queue '" + queue
-                     + "': negative visibility timeout "
-                     + std::to_string(timeout.count()) + " s"};
-  }
-
   Queue* find(const std::string& queue) {
     auto it = queues_.find(queue);
     return it == queues_.end() ? nullptr : &it->second;
@@ -627,14 +582,14 @@ class Broker : public std::enable_shared_from_this<Broker> {
     auto [it, added] = queues_.try_emplace(queue);
     if (added) {
       it->second.name = queue;
-      it->second.dead_letter_queue = is_dead_letter_name(queue);
+      it->second.dead_letter_queue = is_dead_letter_queue(queue);
     }
     return it->second;
   }
 
   void create(const std::string& queue) {
     ensure(queue);
-    if (!is_dead_letter_name(queue))
+    if (!is_dead_letter_queue(queue))
       ensure(config::dead_letter_queue_name(queue));
   }
 

@@ -1,5 +1,7 @@
 #include "messaging/pgmq/pgmq_provider.hpp"
 
+#include "messaging/provider_checks.hpp"
+
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
 #include "messaging/pgmq/pg_errors.hpp"
@@ -34,10 +36,6 @@ using core::Result;
 
 constexpr std::string_view kComponent = "pgmq";
 constexpr std::string_view kMaxDeliveriesReason = "max_deliveries_exceeded";
-bool is_dead_letter_queue(std::string_view queue) {
-  return queue.ends_with(config::kDeadLetterSuffix);
-}
-
 // -- connection strings -------------------------------------------------------
 
 bool is_url(std::string_view conninfo) {
@@ -890,12 +888,8 @@ core::Result<int64_t> PgmqProvider::send(const std::string& queue,
   if (auto ok = validate(queue); !ok)
     return ok.error();
   const auto& options = state_->options;
-  if (message.payload.size() > options.max_message_size)
-    return Error{ErrorCode::payload_too_large,
-                 "pgmq send on queue '" + queue + "': payload of "
-                     + std::to_string(message.payload.size())
-                     + " bytes exceeds the limit of "
-                     + std::to_string(options.max_message_size) + " bytes"};
+  if (auto fits = check_size(queue, message, options.max_message_size); !fits)
+    return fits.error();
   auto headers = headers_json(message.headers);
   auto delay_ms = std::max<int64_t>(0, message.delay.count());
   bool may_inline = message.payload.size() < options.inline_payload_limit;
@@ -925,13 +919,8 @@ PgmqProvider::send_batch(const std::string& queue,
   std::vector<int64_t> delays;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const auto& m = messages[i];
-    if (m.payload.size() > options.max_message_size)
-      return Error{ErrorCode::payload_too_large,
-                   "pgmq send_batch on queue '" + queue + "': message "
-                       + std::to_string(i) + " has a payload of "
-                       + std::to_string(m.payload.size())
-                       + " bytes, the limit is "
-                       + std::to_string(options.max_message_size) + " bytes"};
+    if (auto fits = check_size(queue, m, options.max_message_size); !fits)
+      return fits.error();
     payloads.emplace_back(m.payload);
     headers.push_back(headers_json(m.headers));
     delays.push_back(std::max<int64_t>(0, m.delay.count()));

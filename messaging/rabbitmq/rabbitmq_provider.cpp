@@ -1,5 +1,7 @@
 #include "messaging/rabbitmq/rabbitmq_provider.hpp"
 
+#include "messaging/provider_checks.hpp"
+
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
 #include "messaging/rabbitmq/amqp_message.hpp"
@@ -17,46 +19,6 @@ using core::Error;
 using core::ErrorCode;
 
 using Timed = std::pair<AmqpMessage, std::chrono::milliseconds>;
-
-Error queue_not_found(const std::string& queue) {
-  return {ErrorCode::queue_not_found, "queue '" + queue + "' does not exist"};
-}
-
-core::Result<void> check_creatable(const std::string& queue) {
-  if (auto valid = config::validate_queue_name(queue); !valid)
-    return valid;
-  if (is_dead_letter_queue(queue))
-    return {};
-  if (auto valid
-      = config::validate_queue_name(config::dead_letter_queue_name(queue));
-      !valid)
-    return Error{ErrorCode::invalid_argument,
-                 "cannot create queue '" + queue + "' with its dead-letter "
-                     + "queue: " + valid.error().message()};
-  return {};
-}
-
-core::Result<void> check_size(const std::string& queue,
-                              const OutgoingMessage& message,
-                              std::size_t limit) {
-  if (message.payload.size() <= limit)
-    return {};
-  return Error{ErrorCode::payload_too_large,
-               "payload of " + std::to_string(message.payload.size())
-                   + " bytes for queue '" + queue + "' exceeds the limit of "
-                   + std::to_string(limit) + " bytes"};
-}
-
-core::Result<void> check_timeout(const std::string& queue,
-                                 std::string_view operation,
-                                 std::chrono::seconds timeout) {
-  if (timeout.count() >= 0)
-    return {};
-  return Error{ErrorCode::invalid_argument,
-               std::string{operation} + " on queue '" + queue
-                   + "': negative visibility timeout "
-                   + std::to_string(timeout.count()) + " s"};
-}
 
 core::Result<void> check_options(const RabbitMqOptions& options) {
   auto bad = [](std::string what) {

@@ -31,10 +31,6 @@ QueueDeclaration quorum_queue(std::string name) {
 
 } // namespace
 
-bool is_dead_letter_queue(std::string_view queue) {
-  return queue.ends_with(config::kDeadLetterSuffix);
-}
-
 std::string delay_queue_name(std::string_view queue,
                              std::chrono::milliseconds delay) {
   return std::string{queue} + "_delay_" + std::to_string(delay.count());

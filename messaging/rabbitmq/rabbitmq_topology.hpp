@@ -1,5 +1,7 @@
 #pragma once
 
+#include "messaging/provider_checks.hpp"
+
 #include "core/result.hpp"
 #include "messaging/rabbitmq/amqp_session.hpp"
 #include "messaging/rabbitmq/rabbitmq_provider.hpp"
@@ -9,9 +11,6 @@
 #include <string_view>
 
 namespace tasker::messaging {
-
-/// Returns true for `{queue}_dlq` names.
-bool is_dead_letter_queue(std::string_view queue);
 
 /// Returns `{queue}_delay_{ms}`, the TTL queue that holds messages for
 /// `queue` during a delay. Internal: not a contract queue name.

@@ -2,7 +2,7 @@
 // PostgreSQL (TASKER_TEST_DATABASE_URL). Time passes for real here.
 
 #include "tests/conformance/messaging_conformance.hpp"
-#include "tests/integration/test_servers.hpp"
+#include "tests/integration/server_fixture.hpp"
 
 #include <pqxx/pqxx>
 
@@ -14,9 +14,15 @@ namespace {
 using namespace tasker::messaging;
 using tasker::testing::PushStyle;
 
+// Every connection of the fixture's provider carries this name, so that
+// break_connections hits them and nothing else using the test database.
+const std::string kApplication = tasker::test::unique_name("conformance");
+
 PgmqProvider connect_provider() {
+  auto url = tasker::test::database_url();
   PgmqOptions options;
-  options.url = tasker::test::database_url();
+  options.url = url + (url.find('?') == std::string::npos ? "?" : "&")
+                + "application_name=" + kApplication;
   options.pool_size = 4;
   options.max_deliveries = 3;
   auto provider = PgmqProvider::connect(options);
@@ -24,48 +30,22 @@ PgmqProvider connect_provider() {
   return std::move(*provider);
 }
 
-struct PgmqFixture {
+struct PgmqFixture : tasker::test::ServerFixture {
   static constexpr bool can_break_connections = true;
   static constexpr PushStyle push_style = PushStyle::notify;
   static constexpr std::size_t inline_limit = 7000;
 
-  MessagingProvider provider{connect_provider()};
-  std::vector<std::string> created;
+  PgmqFixture() : ServerFixture{MessagingProvider{connect_provider()}} {}
 
-  ~PgmqFixture() {
-    for (auto& q : created)
-      (void)provider.delete_queue(q);
-  }
-
-  std::string queue(std::string_view tag) {
-    auto name = tasker::test::unique_name("c_" + std::string{tag});
-    REQUIRE(provider.create_queue(name).ok());
-    created.push_back(name);
-    return name;
-  }
-
-  void advance(std::chrono::milliseconds by) {
-    std::this_thread::sleep_for(by);
-  }
-
-  bool eventually(const std::function<bool()>& condition) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    }
-    return true;
-  }
-
-  // Terminates every other client backend of the test database: the
-  // provider's pooled connections and its listener.
+  // Terminates the provider's backends: its pooled connections and its
+  // listener.
   void break_connections() {
     pqxx::connection admin{tasker::test::database_url()};
     pqxx::nontransaction tx{admin};
-    tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'");
+    auto killed = tx.exec_params("SELECT pg_terminate_backend(pid) FROM "
+                                 "pg_stat_activity WHERE application_name = $1",
+                                 kApplication);
+    REQUIRE(killed.size() >= 1);
   }
 };
 

@@ -3,7 +3,7 @@
 
 #include "messaging/rabbitmq/rabbitmq_provider.hpp"
 #include "tests/conformance/messaging_conformance.hpp"
-#include "tests/integration/test_servers.hpp"
+#include "tests/integration/server_fixture.hpp"
 
 #include <thread>
 #include <tuple>
@@ -24,40 +24,12 @@ RabbitMqProvider connect_provider() {
   return std::move(*provider);
 }
 
-struct RabbitMqFixture {
+struct RabbitMqFixture : tasker::test::ServerFixture {
   static constexpr bool can_break_connections = true;
   static constexpr PushStyle push_style = PushStyle::leased_message;
   static constexpr std::size_t inline_limit = 7000;
 
-  MessagingProvider provider{connect_provider()};
-  std::vector<std::string> created;
-
-  ~RabbitMqFixture() {
-    for (auto& q : created)
-      (void)provider.delete_queue(q);
-  }
-
-  std::string queue(std::string_view tag) {
-    auto name = tasker::test::unique_name("c_" + std::string{tag});
-    auto made = provider.create_queue(name);
-    REQUIRE_MESSAGE(made.ok(), made.error().to_string());
-    created.push_back(name);
-    return name;
-  }
-
-  void advance(std::chrono::milliseconds by) {
-    std::this_thread::sleep_for(by);
-  }
-
-  bool eventually(const std::function<bool()>& condition) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    }
-    return true;
-  }
+  RabbitMqFixture() : ServerFixture{MessagingProvider{connect_provider()}} {}
 
   // The broker closes every client connection, the provider's included.
   void break_connections() {
