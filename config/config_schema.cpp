@@ -262,6 +262,42 @@ std::string non_empty(std::string_view x) {
   return x.empty() ? "expected a non-empty path" : std::string{};
 }
 
+std::string queue_prefetch_problem(std::string_view x) {
+  static const std::string expected
+      = "expected \"QUEUE=N\" with a valid queue name and N from 1 to 65535";
+  auto parts = split_assignment(x);
+  if (!parts || !validate_queue_name(parts->first))
+    return expected;
+  int n = 0;
+  auto& text = parts->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || n < 1
+      || n > 65535)
+    return expected;
+  return {};
+}
+
+bool is_exchange_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+         || c == '.';
+}
+
+std::string exchange_problem(std::string_view x) {
+  if (x.size() > 127 || !std::all_of(x.begin(), x.end(), is_exchange_char))
+    return "expected empty, or at most 127 characters of [a-z0-9_.]";
+  return {};
+}
+
+std::string topic_binding_problem(std::string_view x) {
+  auto parts = split_assignment(x);
+  if (!parts)
+    return "expected \"PATTERN=QUEUE\", e.g. "
+           "\"fulfillment.*=worker_fulfillment_queue\"";
+  if (auto valid = validate_queue_name(parts->second); !valid)
+    return valid.error().message();
+  return {};
+}
+
 std::string namespace_problem(std::string_view x) {
   auto ok = validate_namespace(x);
   return ok ? std::string{} : ok.error().message();
@@ -424,6 +460,30 @@ ConfigSchema::ConfigSchema() {
       "log and use it as it is (`warn`). Never redeclared silently.",
       TASKER_FIELD(rabbitmq.declaration_conflict_policy),
       "one of \"fail\", \"warn\"", one_of({"fail", "warn"})));
+  s.push_back(integer_setting(
+      "rabbitmq.push_visibility_timeout_seconds",
+      "Seconds a pushed, unacked message stays with its consumer before it "
+      "is delivered again (extended while its step runs).",
+      TASKER_FIELD(rabbitmq.push_visibility_timeout_seconds), 1, 43200));
+  s.push_back(string_list_setting(
+      "rabbitmq.queue_prefetch",
+      "Per-queue prefetch overriding `prefetch`, as \"QUEUE=N\": the "
+      "concurrency of one namespace's queue.",
+      TASKER_FIELD(rabbitmq.queue_prefetch),
+      "array of \"QUEUE=N\" with N from 1 to 65535", queue_prefetch_problem));
+  s.push_back(string_setting(
+      "rabbitmq.topic_exchange",
+      "Durable topic exchange declared at start-up for publishers that route "
+      "by key; empty declares none.",
+      TASKER_FIELD(rabbitmq.topic_exchange),
+      "empty, or an exchange name of [a-z0-9_.]", exchange_problem));
+  s.push_back(string_list_setting(
+      "rabbitmq.topic_bindings",
+      "Bindings of `topic_exchange`, as \"PATTERN=QUEUE\" (e.g. "
+      "\"fulfillment.*=worker_fulfillment_queue\"), made when the queue is "
+      "created.",
+      TASKER_FIELD(rabbitmq.topic_bindings), "array of \"PATTERN=QUEUE\"",
+      topic_binding_problem));
   // -- in_memory ------------------------------------------------------------
   s.push_back(integer_setting(
       "in_memory.max_deliveries",

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tasker::config {
@@ -17,6 +18,11 @@ enum class MessagingBackend { pgmq, rabbitmq, in_memory };
 std::string_view to_string(MessagingBackend backend);
 
 std::optional<MessagingBackend> parse_messaging_backend(std::string_view text);
+
+/// Splits "LEFT=RIGHT" (both non-empty, trimmed of nothing); returns
+/// nothing for any other text.
+std::optional<std::pair<std::string, std::string>>
+split_assignment(std::string_view item);
 
 /// PostgreSQL: the source of truth for workflow state (and PGMQ's home).
 struct DatabaseConfig {
@@ -46,6 +52,14 @@ struct RabbitMqConfig {
   int64_t connect_retries = 5;
   int64_t max_deliveries = 5;
   std::string declaration_conflict_policy = "fail";
+  /// Seconds a pushed message stays leased before it is delivered again.
+  int64_t push_visibility_timeout_seconds = 30;
+  /// Per-queue prefetch overrides, "QUEUE=N".
+  std::vector<std::string> queue_prefetch;
+  /// A topic exchange for publishers that route by key; empty: none.
+  std::string topic_exchange;
+  /// Bindings of `topic_exchange`, "PATTERN=QUEUE".
+  std::vector<std::string> topic_bindings;
 };
 
 /// The in-process provider (embedded default and unit tests).

@@ -48,6 +48,16 @@ MessagingProvider::from_config(const config::NodeConfig& config) {
           = config.rabbitmq.declaration_conflict_policy == "warn"
                 ? DeclarationConflictPolicy::warn
                 : DeclarationConflictPolicy::fail;
+      options.push_visibility_timeout = std::chrono::seconds{
+          config.rabbitmq.push_visibility_timeout_seconds};
+      // Items were checked when the configuration was loaded.
+      for (auto& item : config.rabbitmq.queue_prefetch)
+        if (auto parts = config::split_assignment(item))
+          options.queue_prefetch[parts->first] = std::stoi(parts->second);
+      options.topic_exchange = config.rabbitmq.topic_exchange;
+      for (auto& item : config.rabbitmq.topic_bindings)
+        if (auto parts = config::split_assignment(item))
+          options.topic_bindings.push_back({parts->first, parts->second});
       auto provider = RabbitMqProvider::connect(std::move(options));
       if (!provider)
         return provider.error();

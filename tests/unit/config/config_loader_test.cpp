@@ -273,3 +273,28 @@ TEST_CASE("docs/configuration.md is generated from the model and up to date") {
   for (auto& s : ConfigSchema::instance().settings())
     CHECK(contains(expected, "`" + s.env + "`"));
 }
+
+TEST_CASE("RabbitMQ topology settings are checked item by item") {
+  auto loaded = ConfigLoader::load_text(
+      "[rabbitmq]\ntopic_exchange = \"tasker.steps\"\n"
+      "topic_bindings = [\"fulfillment.*=worker_fulfillment_queue\"]\n"
+      "queue_prefetch = [\"worker_fulfillment_queue=10\"]\n",
+      "node.toml", {});
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().message());
+  CHECK(loaded->config.rabbitmq.topic_exchange == "tasker.steps");
+  auto binding = split_assignment(loaded->config.rabbitmq.topic_bindings[0]);
+  REQUIRE(binding.has_value());
+  CHECK(binding->first == "fulfillment.*");
+  CHECK(binding->second == "worker_fulfillment_queue");
+
+  auto message
+      = load_error("[rabbitmq]\ntopic_bindings = [\"fulfillment.*\"]\n");
+  CHECK(contains(message, "rabbitmq.topic_bindings"));
+  CHECK(contains(message, "PATTERN=QUEUE"));
+  message = load_error("[rabbitmq]\nqueue_prefetch = [\"worker_a_queue=0\"]\n");
+  CHECK(contains(message, "N from 1 to 65535"));
+  message = load_error("[rabbitmq]\ntopic_exchange = \"Bad Exchange\"\n");
+  CHECK(contains(message, "rabbitmq.topic_exchange"));
+  CHECK_FALSE(split_assignment("a=b=c").has_value());
+  CHECK_FALSE(split_assignment("=b").has_value());
+}
