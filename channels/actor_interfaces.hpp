@@ -1,0 +1,65 @@
+#pragma once
+
+#include "channels/notifications.hpp"
+#include "channels/orchestration_commands.hpp"
+#include "channels/type_ids.hpp"
+#include "channels/worker_commands.hpp"
+
+#include <caf/check_typed_input.hpp>
+#include <caf/detail/type_list.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/response_type.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+/// The typed actor interfaces of Tasker: a handle of one of these types
+/// accepts exactly the listed messages, so sending a worker command to the
+/// orchestration processor (or any other mismatch) does not compile. This is
+/// the reference's type-safe channels, expressed in CAF.
+namespace tasker::channels {
+
+/// The orchestration command processor: every form of every orchestration
+/// command, answered with the same result type per command.
+using orchestration_processor_actor = caf::typed_actor<
+    caf::replies_to<InitializeTask>::with<TaskInitialized>,
+    caf::replies_to<InitializeTaskFromMessage>::with<TaskInitialized>,
+    caf::replies_to<InitializeTaskFromMessageEvent>::with<TaskInitialized>,
+    caf::replies_to<ProcessStepResult>::with<StepResultProcessed>,
+    caf::replies_to<ProcessStepResultFromMessage>::with<StepResultProcessed>,
+    caf::replies_to<ProcessStepResultFromMessageEvent>::with<
+        StepResultProcessed>,
+    caf::replies_to<FinalizeTask>::with<TaskFinalized>,
+    caf::replies_to<FinalizeTaskFromMessage>::with<TaskFinalized>,
+    caf::replies_to<FinalizeTaskFromMessageEvent>::with<TaskFinalized>,
+    caf::replies_to<GetProcessingStats>::with<ProcessingStats>,
+    caf::replies_to<OrchestrationHealthCheck>::with<OrchestrationHealth>>;
+
+/// The worker command processor.
+using worker_processor_actor = caf::typed_actor<
+    caf::replies_to<ExecuteStepFromMessage>::with<StepExecuted>,
+    caf::replies_to<ExecuteStepFromEvent>::with<StepExecuted>,
+    caf::replies_to<GetWorkerStatus>::with<WorkerStatus>,
+    caf::replies_to<WorkerHealthCheck>::with<WorkerHealth>,
+    caf::reacts_to<ShutdownWorker>>;
+
+/// The orchestration router: turns notifications into orchestration
+/// commands.
+using orchestration_router_actor = caf::typed_actor<
+    caf::reacts_to<NotificationReceived>,
+    caf::replies_to<GetEventSystemStats>::with<EventSystemStats>>;
+
+/// The worker router: turns notifications into worker commands.
+using worker_router_actor = caf::typed_actor<
+    caf::reacts_to<NotificationReceived>,
+    caf::replies_to<GetEventSystemStats>::with<EventSystemStats>>;
+
+/// True when a handle of type `Handle` accepts a message made of `Ts...`.
+/// It is the check behind `send` (a `static_assert`: "receiver does not
+/// accept given message") and `request` (which drops out of overload
+/// resolution), usable in `static_assert` and `if constexpr`.
+template <class Handle, class... Ts>
+inline constexpr bool kAccepts
+    = caf::response_type_unbox<caf::signatures_of_t<Handle>,
+                               caf::detail::type_list<Ts...>>::valid;
+
+} // namespace tasker::channels

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <caf/actor_system_config.hpp>
+
+/// Setting up CAF for Tasker.
+namespace tasker::channels {
+
+/// Registers Tasker's type-ID block and error category on `cfg`: the one
+/// place production and tests set up CAF.
+void configure_actor_system(caf::actor_system_config& cfg);
+
+} // namespace tasker::channels

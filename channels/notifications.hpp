@@ -1,0 +1,79 @@
+#pragma once
+
+#include "channels/messaging_inspect.hpp"
+#include "messaging/message_notification.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+
+/// What provider listeners and pollers tell routers, and the routers'
+/// counters.
+namespace tasker::channels {
+
+/// A notification a provider listener actor forwards to its router.
+struct NotificationReceived {
+  messaging::MessageNotification notification;
+};
+
+/// Inspects a `NotificationReceived`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, NotificationReceived& x) {
+  return f(caf::meta::type_name("NotificationReceived"), x.notification);
+}
+
+/// Poll `queue` now: an `Available` without id said something is ready
+/// there, but not what.
+struct PollRequested {
+  std::string queue;
+
+  friend bool operator==(const PollRequested&, const PollRequested&) = default;
+};
+
+/// Inspects a `PollRequested`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PollRequested& x) {
+  return f(caf::meta::type_name("PollRequested"), x.queue);
+}
+
+/// Ask a router for its event system counters.
+struct GetEventSystemStats {
+  friend bool operator==(const GetEventSystemStats&, const GetEventSystemStats&)
+      = default;
+};
+
+/// Inspects a `GetEventSystemStats`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, GetEventSystemStats&) {
+  return f(caf::meta::type_name("GetEventSystemStats"));
+}
+
+/// An event system's counters since it started.
+struct EventSystemStats {
+  /// Notifications received from provider listeners.
+  uint64_t notifications = 0;
+  /// Queue reads by the fallback poller.
+  uint64_t polls = 0;
+  uint64_t commands_routed = 0;
+  /// Notifications for a queue the classifier does not know.
+  uint64_t unknown_queue = 0;
+  /// Messages seen twice (by listener and poller) and routed once.
+  uint64_t duplicates = 0;
+  /// Commands routed and not yet answered.
+  int64_t in_flight = 0;
+  int64_t max_in_flight = 0;
+
+  friend bool operator==(const EventSystemStats&, const EventSystemStats&)
+      = default;
+};
+
+/// Inspects an `EventSystemStats`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, EventSystemStats& x) {
+  return f(caf::meta::type_name("EventSystemStats"), x.notifications, x.polls,
+           x.commands_routed, x.unknown_queue, x.duplicates, x.in_flight,
+           x.max_in_flight);
+}
+
+} // namespace tasker::channels

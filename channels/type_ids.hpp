@@ -1,0 +1,55 @@
+#pragma once
+
+#include "channels/notifications.hpp"
+#include "channels/orchestration_commands.hpp"
+#include "channels/worker_commands.hpp"
+#include "core/error.hpp"
+
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/type_id.hpp>
+
+// The one CAF type-ID block of Tasker: every message type actors exchange.
+// Register it with `configure_actor_system` (channels/actor_system_setup.hpp).
+// The vocabulary has no atoms: every request, even an empty one, is a struct,
+// so that typed interfaces tell requests apart by type.
+CAF_BEGIN_TYPE_ID_BLOCK(tasker, caf::first_custom_type_id)
+
+// orchestration commands and replies
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::InitializeTask))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::InitializeTaskFromMessage))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::InitializeTaskFromMessageEvent))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::TaskInitialized))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ProcessStepResult))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ProcessStepResultFromMessage))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ProcessStepResultFromMessageEvent))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepResultProcessed))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FinalizeTask))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FinalizeTaskFromMessage))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FinalizeTaskFromMessageEvent))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::TaskFinalized))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetProcessingStats))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ProcessingStats))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::OrchestrationHealthCheck))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::OrchestrationHealth))
+
+// worker commands and replies
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ExecuteStepFromMessage))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ExecuteStepFromEvent))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepExecuted))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetWorkerStatus))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::WorkerStatus))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::WorkerHealthCheck))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::WorkerHealth))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ShutdownWorker))
+
+// notifications and event system counters
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::NotificationReceived))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::PollRequested))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetEventSystemStats))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::EventSystemStats))
+
+CAF_END_TYPE_ID_BLOCK(tasker)
+
+// Lets `core::ErrorCode` convert to `caf::error` (category atom "tasker").
+CAF_ERROR_CODE_ENUM(tasker::core::ErrorCode, "tasker")
