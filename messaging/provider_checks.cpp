@@ -7,6 +7,20 @@ namespace tasker::messaging {
 using core::Error;
 using core::ErrorCode;
 
+std::string operation_context(std::string_view provider,
+                              std::string_view operation,
+                              std::string_view queue) {
+  std::string out{provider};
+  out += ' ';
+  out += operation;
+  if (!queue.empty()) {
+    out += " on queue '";
+    out += queue;
+    out += '\'';
+  }
+  return out;
+}
+
 bool is_dead_letter_queue(std::string_view queue) {
   return queue.ends_with(config::kDeadLetterSuffix);
 }

@@ -14,6 +14,12 @@ namespace tasker::messaging {
 // The argument checks and error values every provider shares, so that the
 // same mistake gets the same message whatever the provider.
 
+/// Returns "provider operation on queue 'q'" (without the queue part when
+/// `queue` is empty): the prefix of every driver error message.
+std::string operation_context(std::string_view provider,
+                              std::string_view operation,
+                              std::string_view queue);
+
 /// Returns true for a `{queue}_dlq` name.
 bool is_dead_letter_queue(std::string_view queue);
 

@@ -1,5 +1,7 @@
 #include "messaging/pgmq/pg_errors.hpp"
 
+#include "messaging/provider_checks.hpp"
+
 #include <exception>
 #include <new>
 
@@ -13,14 +15,7 @@ using core::Error;
 using core::ErrorCode;
 
 std::string context(std::string_view operation, std::string_view queue) {
-  std::string out = "pgmq ";
-  out += operation;
-  if (!queue.empty()) {
-    out += " on queue '";
-    out += queue;
-    out += '\'';
-  }
-  return out;
+  return operation_context("pgmq", operation, queue);
 }
 
 bool is_connection_state(const std::string& sqlstate) {

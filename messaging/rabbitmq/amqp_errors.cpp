@@ -1,5 +1,7 @@
 #include "messaging/rabbitmq/amqp_errors.hpp"
 
+#include "messaging/provider_checks.hpp"
+
 namespace tasker::messaging {
 
 namespace {
@@ -13,14 +15,7 @@ constexpr uint16_t kPreconditionFailed = 406;
 } // namespace
 
 std::string amqp_context(std::string_view operation, std::string_view queue) {
-  std::string out = "rabbitmq ";
-  out += operation;
-  if (!queue.empty()) {
-    out += " on queue '";
-    out += queue;
-    out += '\'';
-  }
-  return out;
+  return operation_context("rabbitmq", operation, queue);
 }
 
 std::optional<DeclarationMismatch>

@@ -16,10 +16,10 @@ using tasker::testing::PushStyle;
 
 // Every connection of the fixture's provider carries this name, so that
 // break_connections hits them and nothing else using the test database.
-const std::string kApplication = tasker::test::unique_name("conformance");
+const std::string kApplication = tasker::testing::unique_name("conformance");
 
 PgmqProvider connect_provider() {
-  auto url = tasker::test::database_url();
+  auto url = tasker::testing::database_url();
   PgmqOptions options;
   options.url = url + (url.find('?') == std::string::npos ? "?" : "&")
                 + "application_name=" + kApplication;
@@ -30,7 +30,7 @@ PgmqProvider connect_provider() {
   return std::move(*provider);
 }
 
-struct PgmqFixture : tasker::test::ServerFixture {
+struct PgmqFixture : tasker::testing::ServerFixture {
   static constexpr bool can_break_connections = true;
   static constexpr PushStyle push_style = PushStyle::notify;
   static constexpr std::size_t inline_limit = 7000;
@@ -40,7 +40,7 @@ struct PgmqFixture : tasker::test::ServerFixture {
   // Terminates the provider's backends: its pooled connections and its
   // listener.
   void break_connections() {
-    pqxx::connection admin{tasker::test::database_url()};
+    pqxx::connection admin{tasker::testing::database_url()};
     pqxx::nontransaction tx{admin};
     auto killed = tx.exec_params("SELECT pg_terminate_backend(pid) FROM "
                                  "pg_stat_activity WHERE application_name = $1",

@@ -27,8 +27,8 @@
 using namespace std::chrono_literals;
 using namespace tasker::messaging;
 using tasker::core::ErrorCode;
-using tasker::test::database_url;
-using tasker::test::unique_name;
+using tasker::testing::database_url;
+using tasker::testing::unique_name;
 
 namespace {
 

@@ -18,8 +18,8 @@
 using tasker::messaging::install_or_verify_pgmq_schema;
 using tasker::messaging::pgmq_migrations;
 using tasker::messaging::PgmqSchemaMode;
-using tasker::test::database_url;
-using tasker::test::unique_name;
+using tasker::testing::database_url;
+using tasker::testing::unique_name;
 
 namespace {
 

@@ -15,7 +15,7 @@ using tasker::testing::PushStyle;
 
 RabbitMqProvider connect_provider() {
   RabbitMqOptions options;
-  options.url = tasker::test::rabbitmq_url();
+  options.url = tasker::testing::rabbitmq_url();
   options.max_deliveries = 3;
   options.connect_retries = 3;
   options.reconnect_initial_backoff = std::chrono::milliseconds{100};
@@ -24,7 +24,7 @@ RabbitMqProvider connect_provider() {
   return std::move(*provider);
 }
 
-struct RabbitMqFixture : tasker::test::ServerFixture {
+struct RabbitMqFixture : tasker::testing::ServerFixture {
   static constexpr bool can_break_connections = true;
   static constexpr PushStyle push_style = PushStyle::leased_message;
   static constexpr std::size_t inline_limit = 7000;
@@ -33,7 +33,7 @@ struct RabbitMqFixture : tasker::test::ServerFixture {
 
   // The broker closes every client connection, the provider's included.
   void break_connections() {
-    REQUIRE(tasker::test::rabbitmqctl(
+    REQUIRE(tasker::testing::rabbitmqctl(
                 "close_all_connections 'conformance: broken on purpose'")
             == 0);
   }

@@ -30,8 +30,8 @@ namespace {
 using namespace std::chrono_literals;
 using namespace tasker::messaging;
 using tasker::core::ErrorCode;
-using tasker::test::rabbitmq_url;
-using tasker::test::unique_name;
+using tasker::testing::rabbitmq_url;
+using tasker::testing::unique_name;
 using SteadyClock = std::chrono::steady_clock;
 
 std::string text(amqp_bytes_t bytes) {
@@ -310,8 +310,8 @@ TEST_SUITE("rabbitmq_provider") {
       MESSAGE("restarting the broker after " << seen.size() << " of " << before
                                              << " messages");
     }
-    REQUIRE(tasker::test::rabbitmqctl("stop_app") == 0);
-    REQUIRE(tasker::test::rabbitmqctl("start_app") == 0);
+    REQUIRE(tasker::testing::rabbitmqctl("stop_app") == 0);
+    REQUIRE(tasker::testing::rabbitmqctl("start_app") == 0);
 
     for (int i = before; i < before + after; ++i) {
       bool sent = wait_until(

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace tasker::test {
+namespace tasker::testing {
 
 /// What the conformance fixtures on real servers share: real time passing,
 /// and unique queues created through the provider and deleted afterwards.
@@ -54,4 +54,4 @@ struct ServerFixture {
   std::vector<std::string> created;
 };
 
-} // namespace tasker::test
+} // namespace tasker::testing

@@ -9,8 +9,8 @@
 
 #include "tests/integration/test_servers.hpp"
 
-using tasker::test::database_url;
-using tasker::test::unique_name;
+using tasker::testing::database_url;
+using tasker::testing::unique_name;
 
 namespace {
 

@@ -14,8 +14,8 @@
 
 #include "tests/integration/test_servers.hpp"
 
-using tasker::test::rabbitmq_url;
-using tasker::test::unique_name;
+using tasker::testing::rabbitmq_url;
+using tasker::testing::unique_name;
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include <unistd.h>
 
-namespace tasker::test {
+namespace tasker::testing {
 
 namespace detail {
 
@@ -82,4 +82,4 @@ inline int rabbitmqctl(const std::string& arguments) {
   return std::system(command.c_str());
 }
 
-} // namespace tasker::test
+} // namespace tasker::testing
