@@ -53,6 +53,10 @@ using worker_router_actor = caf::typed_actor<
     caf::reacts_to<NotificationReceived>,
     caf::replies_to<GetEventSystemStats>::with<EventSystemStats>>;
 
+/// The fallback poller: reads a queue now when a router learns that
+/// something is ready there but not what (an `Available` without id).
+using fallback_poller_actor = caf::typed_actor<caf::reacts_to<PollRequested>>;
+
 /// True when a handle of type `Handle` accepts a message made of `Ts...`.
 /// It is the check behind `send` (a `static_assert`: "receiver does not
 /// accept given message") and `request` (which drops out of overload
