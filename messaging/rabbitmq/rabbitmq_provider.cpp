@@ -15,6 +15,21 @@ namespace tasker::messaging {
 
 namespace {
 
+// Returns the ready count of an existing queue (passive declare on the
+// worker's session), or `queue_not_found`.
+core::Result<uint32_t> ready_count(RabbitMqWorker& worker,
+                                   const std::string& queue) {
+  auto session = worker.session();
+  if (!session)
+    return session.error();
+  auto found = (*session)->inspect_queue(queue);
+  if (!found)
+    return found.error();
+  if (!found->has_value())
+    return queue_not_found(queue);
+  return **found;
+}
+
 using core::Error;
 using core::ErrorCode;
 
@@ -370,14 +385,8 @@ core::Result<int64_t> RabbitMqProvider::send(const std::string& queue,
       using R = core::Result<int64_t>;
       if (message.delay.count() > 0) {
         // A delayed message is routed when its delay ends: check now.
-        auto session = worker.session();
-        if (!session)
-          return R{session.error()};
-        auto found = (*session)->inspect_queue(queue);
-        if (!found)
+        if (auto found = ready_count(worker, queue); !found)
           return R{found.error()};
-        if (!found->has_value())
-          return R{queue_not_found(queue)};
       }
       std::vector<Timed> batch;
       batch.emplace_back(
@@ -409,14 +418,8 @@ RabbitMqProvider::send_batch(const std::string& queue,
     return state_->calls->call([&](RabbitMqWorker& worker) {
       using R = core::Result<Ids>;
       // Checked first, so that a missing queue takes none of the batch.
-      auto session = worker.session();
-      if (!session)
-        return R{session.error()};
-      auto found = (*session)->inspect_queue(queue);
-      if (!found)
+      if (auto found = ready_count(worker, queue); !found)
         return R{found.error()};
-      if (!found->has_value())
-        return R{queue_not_found(queue)};
       std::vector<Timed> batch;
       Ids ids;
       for (const auto& message : messages) {
@@ -596,16 +599,9 @@ RabbitMqProvider::subscribe_many(const std::vector<std::string>& queues,
       names += (names.empty() ? "'" : ", '") + queue + "'";
     }
     auto present = state_->calls->call([&](RabbitMqWorker& worker) {
-      auto session = worker.session();
-      if (!session)
-        return core::Result<void>{session.error()};
-      for (const auto& queue : queues) {
-        auto found = (*session)->inspect_queue(queue);
-        if (!found)
+      for (const auto& queue : queues)
+        if (auto found = ready_count(worker, queue); !found)
           return core::Result<void>{found.error()};
-        if (!found->has_value())
-          return core::Result<void>{queue_not_found(queue)};
-      }
       return core::Result<void>{};
     });
     if (!present)
