@@ -1,5 +1,6 @@
 #pragma once
 
+#include "channels/event_system_messages.hpp"
 #include "channels/notifications.hpp"
 #include "channels/orchestration_commands.hpp"
 #include "channels/type_ids.hpp"
@@ -42,20 +43,39 @@ using worker_processor_actor = caf::typed_actor<
     caf::replies_to<WorkerHealthCheck>::with<WorkerHealth>,
     caf::reacts_to<ShutdownWorker>>;
 
-/// The orchestration router: turns notifications into orchestration
-/// commands.
-using orchestration_router_actor = caf::typed_actor<
+/// A notification router: turns notifications and poll results into the
+/// commands of one processor, within the event system's in-flight limit.
+/// The orchestration and worker routers are the same actor over different
+/// processors (see `actors::notification_router`), so they share this
+/// interface; what they route to is checked where they request commands.
+using notification_router_actor = caf::typed_actor<
     caf::reacts_to<NotificationReceived>,
-    caf::replies_to<GetEventSystemStats>::with<EventSystemStats>>;
+    caf::replies_to<ReservePollCapacity>::with<PollCapacity>,
+    caf::reacts_to<PolledMessages>,
+    caf::replies_to<GetEventSystemStats>::with<EventSystemStats>,
+    caf::replies_to<DrainEventSystem>::with<DrainReport>,
+    caf::reacts_to<DrainDeadline>>;
 
-/// The worker router: turns notifications into worker commands.
-using worker_router_actor = caf::typed_actor<
-    caf::reacts_to<NotificationReceived>,
-    caf::replies_to<GetEventSystemStats>::with<EventSystemStats>>;
+/// The fallback poller: reads queues in batches on its timer and when a
+/// router asks (an `Available` without id, capacity freed), and hands back
+/// messages a router will not process. The event system's only reader.
+using fallback_poller_actor
+    = caf::typed_actor<caf::reacts_to<PollTick>, caf::reacts_to<PollRequested>,
+                       caf::reacts_to<ReleaseMessages>,
+                       caf::reacts_to<StopPolling>,
+                       caf::replies_to<FinishPolling>::with<PollerFinished>>;
 
-/// The fallback poller: reads a queue now when a router learns that
-/// something is ready there but not what (an `Available` without id).
-using fallback_poller_actor = caf::typed_actor<caf::reacts_to<PollRequested>>;
+/// A provider listener: holds a push subscription and forwards what it
+/// delivers to a router.
+using provider_listener_actor = caf::typed_actor<
+    caf::reacts_to<RetrySubscribe>,
+    caf::replies_to<GetListenerStatus>::with<ListenerStatus>>;
+
+/// An event system: listener, router and poller of one node role, started
+/// per deployment mode, stopped through its shutdown gate.
+using event_system_actor = caf::typed_actor<
+    caf::replies_to<GetEventSystemStatus>::with<EventSystemStatus>,
+    caf::replies_to<ShutdownEventSystem>::with<DrainReport>>;
 
 /// True when a handle of type `Handle` accepts a message made of `Ts...`.
 /// It is the check behind `send` (a `static_assert`: "receiver does not

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "channels/event_system_messages.hpp"
 #include "channels/notifications.hpp"
 #include "channels/orchestration_commands.hpp"
 #include "channels/worker_commands.hpp"
@@ -48,6 +49,25 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::NotificationReceived))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::PollRequested))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetEventSystemStats))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::EventSystemStats))
+
+// event system internals: capacity, polls, releases, drain, status
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ReservePollCapacity))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::PollCapacity))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::PolledMessages))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ReleaseMessages))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::PollTick))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::StopPolling))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FinishPolling))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::PollerFinished))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::RetrySubscribe))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetListenerStatus))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ListenerStatus))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::DrainEventSystem))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::DrainDeadline))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::DrainReport))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::ShutdownEventSystem))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetEventSystemStatus))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::EventSystemStatus))
 
 CAF_END_TYPE_ID_BLOCK(tasker)
 

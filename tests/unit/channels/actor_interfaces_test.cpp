@@ -70,10 +70,19 @@ static_assert(kRepliesWith<Worker, GetWorkerStatus, WorkerStatus>);
 static_assert(kRepliesWith<Worker, WorkerHealthCheck, WorkerHealth>);
 static_assert(kAccepts<Worker, ShutdownWorker>);
 
-static_assert(kAccepts<orchestration_router_actor, NotificationReceived>);
-static_assert(kAccepts<worker_router_actor, NotificationReceived>);
+using Router = notification_router_actor;
+static_assert(kAccepts<Router, NotificationReceived>);
+static_assert(kRepliesWith<Router, GetEventSystemStats, EventSystemStats>);
+static_assert(kRepliesWith<Router, ReservePollCapacity, PollCapacity>);
+static_assert(kRepliesWith<Router, DrainEventSystem, DrainReport>);
+static_assert(kAccepts<fallback_poller_actor, PollRequested>);
+static_assert(kAccepts<fallback_poller_actor, ReleaseMessages>);
 static_assert(
-    kRepliesWith<worker_router_actor, GetEventSystemStats, EventSystemStats>);
+    kRepliesWith<provider_listener_actor, GetListenerStatus, ListenerStatus>);
+static_assert(
+    kRepliesWith<event_system_actor, ShutdownEventSystem, DrainReport>);
+static_assert(kRepliesWith<event_system_actor, GetEventSystemStatus,
+                           EventSystemStatus>);
 
 // The wrong command for the wrong actor.
 static_assert(!kAccepts<Orchestration, ExecuteStepFromEvent>);
@@ -83,11 +92,13 @@ static_assert(!kAccepts<Worker, InitializeTask>);
 static_assert(!kAccepts<Worker, ProcessStepResultFromMessageEvent>);
 static_assert(!kAccepts<Worker, FinalizeTask>);
 static_assert(!kAccepts<Worker, GetProcessingStats>);
-static_assert(!kAccepts<orchestration_router_actor, InitializeTask>);
-static_assert(!kAccepts<worker_router_actor, ExecuteStepFromEvent>);
+static_assert(!kAccepts<Router, InitializeTask>);
+static_assert(!kAccepts<Router, ExecuteStepFromEvent>);
+static_assert(!kAccepts<fallback_poller_actor, NotificationReceived>);
+static_assert(!kAccepts<event_system_actor, NotificationReceived>);
 // Raw notifications and payloads are not commands.
 static_assert(!kAccepts<Worker, messaging::QueuedMessage>);
-static_assert(!kAccepts<worker_router_actor, messaging::Available>);
+static_assert(!kAccepts<Router, messaging::Available>);
 static_assert(!kAccepts<Worker, ExecuteStepFromEvent, int64_t>);
 // Dynamically typed handles accept anything: the reason for typed ones.
 static_assert(kAccepts<caf::actor, ExecuteStepFromEvent>);

@@ -1,3 +1,4 @@
+#include "channels/event_system_messages.hpp"
 #include "channels/notifications.hpp"
 #include "channels/orchestration_commands.hpp"
 #include "channels/type_ids.hpp"
@@ -95,7 +96,8 @@ TEST_CASE_FIXTURE(ChannelsFixture, "worker commands and replies round-trip") {
 TEST_CASE_FIXTURE(ChannelsFixture, "notifications round-trip") {
   check_round_trips(*this, PollRequested{"worker_payments_queue"});
   check_round_trips(*this, GetEventSystemStats{});
-  check_round_trips(*this, EventSystemStats{1, 2, 3, 4, 5, 6, 7});
+  check_round_trips(*this,
+                    EventSystemStats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
 
   SUBCASE("Available with id") {
     NotificationReceived in{messaging::Available{"q1", 17}};
@@ -123,6 +125,37 @@ TEST_CASE_FIXTURE(ChannelsFixture, "notifications round-trip") {
       REQUIRE(message != nullptr);
       CHECK(same_message(message->message, msg));
     }
+  }
+}
+
+TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
+  check_round_trips(*this, ReservePollCapacity{"q", 20});
+  check_round_trips(*this, PollCapacity{7});
+  check_round_trips(*this, ReleaseMessages{"q", {1, 2, 3}, 1000});
+  check_round_trips(*this, PollTick{});
+  check_round_trips(*this, StopPolling{});
+  check_round_trips(*this, FinishPolling{});
+  check_round_trips(*this, PollerFinished{4, 1});
+  check_round_trips(*this, RetrySubscribe{});
+  check_round_trips(*this, GetListenerStatus{});
+  check_round_trips(*this, ListenerStatus{true, 3, "refused"});
+  check_round_trips(*this, DrainEventSystem{500});
+  check_round_trips(*this, DrainDeadline{});
+  check_round_trips(*this, DrainReport{false, 2, 5});
+  check_round_trips(*this, ShutdownEventSystem{30000});
+  check_round_trips(*this, GetEventSystemStatus{});
+  check_round_trips(*this,
+                    EventSystemStatus{"worker", "pgmq", "Hybrid", false,
+                                      {"worker_a_queue"}, true, true,
+                                      EventSystemStats{1, 2, 3}});
+
+  auto msg = sample_message("worker_payments_queue");
+  PolledMessages in{"worker_payments_queue", {msg, msg}, 5};
+  for (auto out : {binary_round_trip(in), message_round_trip(in)}) {
+    CHECK(out.queue == in.queue);
+    CHECK(out.reserved == 5);
+    REQUIRE(out.messages.size() == 2);
+    CHECK(same_message(out.messages[1], msg));
   }
 }
 
