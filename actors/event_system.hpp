@@ -63,9 +63,11 @@ class EventSystem : public channels::event_system_actor::base {
   behavior_type make_behavior() override {
     start();
     set_exit_handler([this](caf::exit_msg& msg) {
-      if (stopping_)
+      bool child = msg.source == router_.address()
+                   || (listener_ && msg.source == listener_.address());
+      if (child && stopping_)
         return;
-      if (msg.reason)
+      if (child && msg.reason)
         core::log_error(component(), "stopping: a linked actor terminated ("
                                          + caf::to_string(msg.reason) + ")");
       quit(msg.reason);

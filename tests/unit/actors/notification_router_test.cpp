@@ -1,5 +1,7 @@
+#include "actors/event_system.hpp"
 #include "actors/notification_router.hpp"
 #include "channels/actor_system_setup.hpp"
+#include "tests/unit/actors/fake_processors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,67 +30,22 @@ Message message_on(std::string queue, int64_t id) {
   return Message{m};
 }
 
-// Records every command it gets, as "Command:queue:id", and answers it.
-orchestration_processor_actor::behavior_type
-recording_processor(orchestration_processor_actor::pointer,
-                    std::vector<std::string>* seen) {
-  auto from_message = [seen](const char* name, const QueuedMessage& m) {
-    seen->push_back(std::string{name} + ":" + m.queue + ":"
-                    + std::to_string(m.id));
-  };
-  auto from_event = [seen](const char* name, const std::string& queue,
-                           int64_t id) {
-    seen->push_back(std::string{name} + ":" + queue + ":" + std::to_string(id));
-  };
-  return {
-      [](InitializeTask&) {
-        return TaskInitialized{};
-      },
-      [=](InitializeTaskFromMessage& c) {
-        from_message("InitializeTaskFromMessage", c.message);
-        return TaskInitialized{"t1", true};
-      },
-      [=](InitializeTaskFromMessageEvent& c) {
-        from_event("InitializeTaskFromMessageEvent", c.queue, c.msg_id);
-        return TaskInitialized{"t2", true};
-      },
-      [](ProcessStepResult&) {
-        return StepResultProcessed{};
-      },
-      [=](ProcessStepResultFromMessage& c) {
-        from_message("ProcessStepResultFromMessage", c.message);
-        return StepResultProcessed{};
-      },
-      [=](ProcessStepResultFromMessageEvent& c) {
-        from_event("ProcessStepResultFromMessageEvent", c.queue, c.msg_id);
-        return StepResultProcessed{};
-      },
-      [](FinalizeTask&) {
-        return TaskFinalized{};
-      },
-      [=](FinalizeTaskFromMessage& c) {
-        from_message("FinalizeTaskFromMessage", c.message);
-        return TaskFinalized{};
-      },
-      [=](FinalizeTaskFromMessageEvent& c) {
-        from_event("FinalizeTaskFromMessageEvent", c.queue, c.msg_id);
-        return TaskFinalized{};
-      },
-      [](GetProcessingStats&) {
-        return ProcessingStats{};
-      },
-      [](OrchestrationHealthCheck&) {
-        return OrchestrationHealth{};
-      },
-  };
-}
-
+// Records what a router asks of its poller.
 fallback_poller_actor::behavior_type
 recording_poller(fallback_poller_actor::pointer,
                  std::vector<std::string>* polls) {
   return {
+      [](PollTick&) {},
       [polls](PollRequested& p) {
         polls->push_back(p.queue);
+      },
+      [polls](ReleaseMessages& r) {
+        for (auto id : r.ids)
+          polls->push_back("release:" + r.queue + ":" + std::to_string(id));
+      },
+      [](StopPolling&) {},
+      [](FinishPolling&) {
+        return PollerFinished{};
       },
   };
 }
@@ -112,7 +69,13 @@ struct RouterFixture {
     return cfg;
   }
 
-  EventSystemStats stats(const router_actor& router) {
+  PollerFactory recording_poller_factory() {
+    return [this](caf::local_actor* router_self, notification_router_actor) {
+      return router_self->spawn<caf::linked>(recording_poller, &polls);
+    };
+  }
+
+  EventSystemStats stats(const notification_router_actor& router) {
     auto handle = self->request(router, caf::infinite, GetEventSystemStats{});
     sched.run();
     EventSystemStats out;
@@ -170,11 +133,11 @@ TEST_CASE("worker queues route to the execute commands, others do not") {
 
 TEST_CASE("the router requests the dual command and counts what it did") {
   RouterFixture f;
-  auto processor = f.sys.spawn(recording_processor, &f.seen);
-  auto poller = f.sys.spawn(recording_poller, &f.polls);
-  auto router = f.sys.spawn(
-      notification_router<orchestration_processor_actor, OrchestrationRoute>,
-      processor, poller, &route_orchestration);
+  auto processor
+      = f.sys.spawn(testing::recording_orchestration_processor, &f.seen);
+  auto router = f.sys.spawn<
+      NotificationRouter<orchestration_processor_actor, OrchestrationRoute>>(
+      processor, f.recording_poller_factory(), &route_orchestration, 100);
   for (messaging::MessageNotification n :
        {messaging::MessageNotification{
             message_on("orchestration_step_results", 7)},
@@ -199,6 +162,95 @@ TEST_CASE("the router requests the dual command and counts what it did") {
   CHECK(stats.max_in_flight >= 1);
   f.self->send_exit(router, caf::exit_reason::user_shutdown);
   f.self->send_exit(processor, caf::exit_reason::user_shutdown);
-  f.self->send_exit(poller, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("a message in flight is routed once however often it is seen") {
+  RouterFixture f;
+  testing::WorkerLog log{messaging::InMemoryProvider{}};
+  REQUIRE(log.provider.create_queue("worker_billing_queue").ok());
+  auto id = log.provider.send("worker_billing_queue", {"{}"});
+  REQUIRE(id.ok());
+  log.hold = true;
+  auto processor = f.sys.spawn(testing::fake_worker_processor, &log);
+  auto router
+      = f.sys.spawn<NotificationRouter<worker_processor_actor, WorkerRoute>>(
+          processor, f.recording_poller_factory(), &route_worker, 10);
+  // The listener's inline notification, then the same message signalled
+  // again (a repeated NOTIFY): one command, one duplicate.
+  QueuedMessage inline_copy;
+  inline_copy.queue = "worker_billing_queue";
+  inline_copy.id = *id;
+  inline_copy.payload = "{}";
+  inline_copy.leased = false;
+  f.self->send(router, NotificationReceived{Message{inline_copy}});
+  f.self->send(router,
+               NotificationReceived{Available{"worker_billing_queue", *id}});
+  f.sched.run();
+  CHECK(log.commands
+        == std::vector<std::string>{"message:" + std::to_string(*id)
+                                    + ":unleased"});
+  auto stats = f.stats(router);
+  CHECK(stats.duplicates == 1);
+  CHECK(stats.in_flight == 1);
+  // It was notified again while in flight: once answered, its queue is
+  // polled in case it came back (e.g. requeued).
+  log.finish();
+  f.sched.run();
+  CHECK(f.polls == std::vector<std::string>{"worker_billing_queue"});
+  CHECK(log.processed == std::map<int64_t, int>{{*id, 1}});
+  CHECK(f.stats(router).in_flight == 0);
+  f.self->send_exit(router, caf::exit_reason::user_shutdown);
+  f.self->send_exit(processor, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("polls get capacity before they read, and saturation defers") {
+  RouterFixture f;
+  std::vector<std::string> seen;
+  auto processor
+      = f.sys.spawn(testing::recording_orchestration_processor, &seen);
+  auto router = f.sys.spawn<
+      NotificationRouter<orchestration_processor_actor, OrchestrationRoute>>(
+      processor, f.recording_poller_factory(), &route_orchestration, 3);
+  auto reserve = [&](int64_t wanted) {
+    auto handle = f.self->request(
+        router, caf::infinite,
+        ReservePollCapacity{"orchestration_step_results", wanted});
+    f.sched.run();
+    int64_t granted = -1;
+    handle.receive(
+        [&](PollCapacity& c) {
+          granted = c.granted;
+        },
+        [&](caf::error& err) {
+          FAIL(caf::to_string(err));
+        });
+    return granted;
+  };
+  CHECK(reserve(2) == 2);
+  CHECK(reserve(5) == 1);
+  CHECK(reserve(1) == 0);
+  auto stats = f.stats(router);
+  CHECK(stats.saturations == 1);
+  // The first poll returns one message of two reserved; the second none.
+  QueuedMessage m;
+  m.queue = "orchestration_step_results";
+  m.id = 41;
+  m.leased = true;
+  f.self->send(router, PolledMessages{m.queue, {m}, 2});
+  f.self->send(router, PolledMessages{m.queue, {}, 1});
+  f.sched.run();
+  CHECK(seen
+        == std::vector<std::string>{
+            "ProcessStepResultFromMessage:orchestration_step_results:41"});
+  // The refused poll's queue is polled again once capacity is back.
+  CHECK(f.polls == std::vector<std::string>{"orchestration_step_results"});
+  stats = f.stats(router);
+  CHECK(stats.polls == 2);
+  CHECK(stats.polled_messages == 1);
+  CHECK(stats.in_flight == 0);
+  f.self->send_exit(router, caf::exit_reason::user_shutdown);
+  f.self->send_exit(processor, caf::exit_reason::user_shutdown);
   f.sched.run();
 }

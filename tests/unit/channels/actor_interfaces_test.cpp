@@ -81,8 +81,8 @@ static_assert(
     kRepliesWith<provider_listener_actor, GetListenerStatus, ListenerStatus>);
 static_assert(
     kRepliesWith<event_system_actor, ShutdownEventSystem, DrainReport>);
-static_assert(kRepliesWith<event_system_actor, GetEventSystemStatus,
-                           EventSystemStatus>);
+static_assert(
+    kRepliesWith<event_system_actor, GetEventSystemStatus, EventSystemStatus>);
 
 // The wrong command for the wrong actor.
 static_assert(!kAccepts<Orchestration, ExecuteStepFromEvent>);

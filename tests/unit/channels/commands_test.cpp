@@ -96,8 +96,8 @@ TEST_CASE_FIXTURE(ChannelsFixture, "worker commands and replies round-trip") {
 TEST_CASE_FIXTURE(ChannelsFixture, "notifications round-trip") {
   check_round_trips(*this, PollRequested{"worker_payments_queue"});
   check_round_trips(*this, GetEventSystemStats{});
-  check_round_trips(*this,
-                    EventSystemStats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
+  check_round_trips(
+      *this, EventSystemStats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
 
   SUBCASE("Available with id") {
     NotificationReceived in{messaging::Available{"q1", 17}};
@@ -144,10 +144,14 @@ TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
   check_round_trips(*this, DrainReport{false, 2, 5});
   check_round_trips(*this, ShutdownEventSystem{30000});
   check_round_trips(*this, GetEventSystemStatus{});
-  check_round_trips(*this,
-                    EventSystemStatus{"worker", "pgmq", "Hybrid", false,
-                                      {"worker_a_queue"}, true, true,
-                                      EventSystemStats{1, 2, 3}});
+  check_round_trips(*this, EventSystemStatus{"worker",
+                                             "pgmq",
+                                             "Hybrid",
+                                             false,
+                                             {"worker_a_queue"},
+                                             true,
+                                             true,
+                                             EventSystemStats{1, 2, 3}});
 
   auto msg = sample_message("worker_payments_queue");
   PolledMessages in{"worker_payments_queue", {msg, msg}, 5};

@@ -1,0 +1,94 @@
+#include "actors/intake_ledger.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using tasker::actors::Admission;
+using tasker::actors::IntakeLedger;
+using tasker::messaging::QueuedMessage;
+
+namespace {
+
+QueuedMessage leased(int64_t id) {
+  QueuedMessage m;
+  m.queue = "q";
+  m.id = id;
+  m.leased = true;
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("the limit bounds what is in flight and reserved together") {
+  IntakeLedger ledger{3};
+  CHECK(ledger.admit_unleased("q", 1) == Admission::route);
+  CHECK(ledger.reserve("q", 5) == 2);
+  CHECK(ledger.available() == 0);
+  CHECK(ledger.admit_unleased("q", 2) == Admission::defer);
+  CHECK(ledger.reserve("r", 1) == 0);
+  CHECK(ledger.admit_polled("q", 3) == Admission::route);
+  ledger.unreserve(1);
+  CHECK(ledger.in_flight() == 2);
+  CHECK(ledger.available() == 1);
+  auto stats = ledger.snapshot();
+  CHECK(stats.saturations == 1);
+  CHECK(stats.deferred == 1);
+  CHECK(stats.max_in_flight == 2);
+  CHECK(stats.limit == 3);
+  // Room again: both deferred queues come out once.
+  CHECK(ledger.take_deferred() == std::vector<std::string>{"q", "r"});
+  CHECK(ledger.take_deferred().empty());
+}
+
+TEST_CASE("an unleased copy of a message in flight is a duplicate") {
+  IntakeLedger ledger{10};
+  CHECK(ledger.admit_unleased("q", 7) == Admission::route);
+  CHECK(ledger.admit_unleased("q", 7) == Admission::duplicate);
+  CHECK(ledger.admit_unleased("other", 7) == Admission::route);
+  // A leased copy holds the lease: it is routed, never dropped.
+  CHECK(ledger.admit_leased(leased(7)) == Admission::route);
+  CHECK(ledger.snapshot().duplicates == 1);
+  CHECK_FALSE(ledger.complete("q", 7));
+  // The last command for it answers: it was notified again meanwhile.
+  CHECK(ledger.complete("q", 7));
+  CHECK_FALSE(ledger.complete("other", 7));
+  CHECK(ledger.idle());
+  CHECK(ledger.admit_unleased("q", 7) == Admission::route);
+}
+
+TEST_CASE("saturated, leased messages park up to the limit, then release") {
+  IntakeLedger ledger{2};
+  CHECK(ledger.admit_leased(leased(1)) == Admission::route);
+  CHECK(ledger.admit_leased(leased(2)) == Admission::route);
+  CHECK(ledger.admit_leased(leased(3)) == Admission::park);
+  CHECK(ledger.admit_leased(leased(4)) == Admission::park);
+  CHECK(ledger.admit_leased(leased(5)) == Admission::release);
+  CHECK(ledger.snapshot().parked == 2);
+  CHECK(ledger.snapshot().released == 1);
+  CHECK_FALSE(ledger.unpark().has_value());
+  ledger.complete("q", 1);
+  auto next = ledger.unpark();
+  REQUIRE(next.has_value());
+  CHECK(next->id == 3);
+  CHECK_FALSE(ledger.unpark().has_value());
+  CHECK(ledger.in_flight() == 2);
+}
+
+TEST_CASE("draining admits nothing and hands parked messages back") {
+  IntakeLedger ledger{1};
+  CHECK(ledger.admit_leased(leased(1)) == Admission::route);
+  CHECK(ledger.admit_leased(leased(2)) == Admission::park);
+  auto parked = ledger.start_drain();
+  REQUIRE(parked.size() == 1);
+  CHECK(parked[0].id == 2);
+  CHECK(ledger.admit_leased(leased(3)) == Admission::release);
+  CHECK(ledger.admit_unleased("q", 4) == Admission::defer);
+  CHECK(ledger.reserve("q", 10) == 0);
+  CHECK(ledger.take_deferred().empty());
+  CHECK_FALSE(ledger.idle());
+  ledger.complete("q", 1);
+  CHECK(ledger.idle());
+  CHECK(ledger.snapshot().released == 2);
+}
