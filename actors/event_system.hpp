@@ -93,6 +93,13 @@ class EventSystem : public channels::event_system_actor::base {
     };
   }
 
+  // Drops the handles, so that terminated actors are destroyed.
+  void on_exit() override {
+    router_ = nullptr;
+    listener_ = nullptr;
+    processor_ = nullptr;
+  }
+
  private:
   std::string component() const {
     return options_.name + " event system";

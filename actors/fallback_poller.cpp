@@ -43,6 +43,11 @@ FallbackPoller::behavior_type FallbackPoller::make_behavior() {
   };
 }
 
+void FallbackPoller::on_exit() {
+  // Router and poller hold each other's handles: break the cycle.
+  router_ = nullptr;
+}
+
 void FallbackPoller::poll(const std::string& queue) {
   if (reading_.count(queue) > 0) {
     again_.insert(queue);

@@ -43,6 +43,8 @@ class FallbackPoller : public channels::fallback_poller_actor::base {
 
   behavior_type make_behavior() override;
 
+  void on_exit() override;
+
  private:
   void poll(const std::string& queue);
   void read(const std::string& queue, int64_t granted);

@@ -88,6 +88,14 @@ class NotificationRouter : public channels::notification_router_actor::base {
     };
   }
 
+  // Handles form cycles (router and poller hold each other): drop them, so
+  // that terminated actors are destroyed (a detached one's thread waits for
+  // that).
+  void on_exit() override {
+    poller_ = nullptr;
+    processor_ = nullptr;
+  }
+
  private:
   void on_notification(messaging::MessageNotification notification) {
     std::optional<int64_t> id;

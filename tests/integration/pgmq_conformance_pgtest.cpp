@@ -4,7 +4,7 @@
 #include "tests/conformance/messaging_conformance.hpp"
 #include "tests/integration/server_fixture.hpp"
 
-#include <pqxx/pqxx>
+#include "tests/integration/pg_admin.hpp"
 
 #include <thread>
 #include <tuple>
@@ -19,10 +19,9 @@ using tasker::testing::PushStyle;
 const std::string kApplication = tasker::testing::unique_name("conformance");
 
 PgmqProvider connect_provider() {
-  auto url = tasker::testing::database_url();
   PgmqOptions options;
-  options.url = url + (url.find('?') == std::string::npos ? "?" : "&")
-                + "application_name=" + kApplication;
+  options.url = tasker::testing::with_application_name(
+      tasker::testing::database_url(), kApplication);
   options.pool_size = 4;
   options.max_deliveries = 3;
   auto provider = PgmqProvider::connect(options);
@@ -40,12 +39,7 @@ struct PgmqFixture : tasker::testing::ServerFixture {
   // Terminates the provider's backends: its pooled connections and its
   // listener.
   void break_connections() {
-    pqxx::connection admin{tasker::testing::database_url()};
-    pqxx::nontransaction tx{admin};
-    auto killed = tx.exec_params("SELECT pg_terminate_backend(pid) FROM "
-                                 "pg_stat_activity WHERE application_name = $1",
-                                 kApplication);
-    REQUIRE(killed.size() >= 1);
+    REQUIRE(tasker::testing::terminate_backends_of(kApplication) >= 1);
   }
 };
 

@@ -9,6 +9,7 @@
 #include "messaging/pgmq/pg_errors.hpp"
 #include "messaging/pgmq/pgmq_listener.hpp"
 #include "messaging/pgmq/pgmq_provider.hpp"
+#include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
 
 #include <algorithm>
@@ -27,8 +28,12 @@
 using namespace std::chrono_literals;
 using namespace tasker::messaging;
 using tasker::core::ErrorCode;
+using tasker::testing::admin_exec;
+using tasker::testing::backends_of;
 using tasker::testing::database_url;
+using tasker::testing::terminate_backends_of;
 using tasker::testing::unique_name;
+using tasker::testing::with_application_name;
 
 namespace {
 
@@ -100,19 +105,6 @@ class LogCapture {
   std::vector<std::string> warnings_;
 };
 
-std::string with_application_name(const std::string& url,
-                                  const std::string& app) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&")
-         + "application_name=" + app;
-}
-
-template <class... Args>
-pqxx::result admin_exec(const std::string& sql, Args&&... args) {
-  pqxx::connection admin{database_url()};
-  pqxx::nontransaction tx{admin};
-  return tx.exec_params(sql, std::forward<Args>(args)...);
-}
-
 // A provider whose connections carry a unique application_name, so a test
 // can find and terminate exactly its backends; its queues are dropped at
 // the end.
@@ -148,21 +140,13 @@ struct Fixture {
   }
 
   std::vector<int> backends(const std::string& extra_condition = "true") {
-    std::vector<int> pids;
-    for (const auto& row :
-         admin_exec("SELECT pid FROM pg_stat_activity WHERE application_name "
-                    "= $1 AND "
-                        + extra_condition + " ORDER BY pid",
-                    app))
-      pids.push_back(row[0].as<int>());
-    return pids;
+    return backends_of(app, extra_condition);
   }
 
   // Terminates the provider's backends (pooled and listener) and waits for
   // them to be gone.
   void terminate(const std::string& extra_condition = "true") {
-    for (int pid : backends(extra_condition))
-      admin_exec("SELECT pg_terminate_backend($1, 5000)", pid);
+    terminate_backends_of(app, extra_condition);
   }
 };
 

@@ -3,7 +3,7 @@
 #include "core/logger.hpp"
 #include "messaging/in_memory/in_memory_provider.hpp"
 #include "messaging/in_memory/manual_clock.hpp"
-#include "tests/unit/actors/fake_processors.hpp"
+#include "tests/support/fake_processors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -89,7 +89,8 @@ struct Fixture {
       : sys{prepared(cfg)},
         sched{dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())},
         self{sys}, clock{std::make_shared<ManualClock>()},
-        log{InMemoryProvider{options_for(mode, clock)}} {
+        log{messaging::MessagingProvider{
+            InMemoryProvider{options_for(mode, clock)}}} {
     if (create_queue)
       REQUIRE(log.provider.create_queue(kQueue).ok());
     processor = sys.spawn(testing::fake_worker_processor, &log);
@@ -217,8 +218,8 @@ TEST_CASE("each deployment mode starts the right actors for each provider") {
     CHECK(f.event_actors() == (c.listener ? 4u : 3u));
     // A notice when the mode was overridden, or is risky: EventDrivenOnly
     // on a provider whose notifications can be lost.
-    bool risky = c.effective == M::event_driven_only
-                 && c.push != P::leased_message;
+    bool risky
+        = c.effective == M::event_driven_only && c.push != P::leased_message;
     CHECK(warnings.any_contains(kModeKey)
           == (c.configured != c.effective || risky));
   }

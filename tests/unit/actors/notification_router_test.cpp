@@ -1,7 +1,7 @@
 #include "actors/event_system.hpp"
 #include "actors/notification_router.hpp"
 #include "channels/actor_system_setup.hpp"
-#include "tests/unit/actors/fake_processors.hpp"
+#include "tests/support/fake_processors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -167,7 +167,8 @@ TEST_CASE("the router requests the dual command and counts what it did") {
 
 TEST_CASE("a message in flight is routed once however often it is seen") {
   RouterFixture f;
-  testing::WorkerLog log{messaging::InMemoryProvider{}};
+  testing::WorkerLog log{
+      messaging::MessagingProvider{messaging::InMemoryProvider{}}};
   REQUIRE(log.provider.create_queue("worker_billing_queue").ok());
   auto id = log.provider.send("worker_billing_queue", {"{}"});
   REQUIRE(id.ok());

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "channels/actor_interfaces.hpp"
-#include "messaging/in_memory/in_memory_provider.hpp"
+#include "messaging/messaging_provider.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -77,10 +78,11 @@ recording_orchestration_processor(
   };
 }
 
-/// What the fake worker did, shared with the test (everything runs on the
-/// test coordinator's thread).
+/// What the fake worker did, shared with the test. On the test coordinator
+/// everything runs on the test's thread; on a real scheduler read it with
+/// `processed_snapshot` (holding answers back is for the test coordinator).
 struct WorkerLog {
-  explicit WorkerLog(messaging::InMemoryProvider p) : provider(std::move(p)) {}
+  explicit WorkerLog(messaging::MessagingProvider p) : provider(std::move(p)) {}
 
   /// A command whose answer is held back.
   struct Held {
@@ -92,7 +94,8 @@ struct WorkerLog {
     bool claim_tried = false;
   };
 
-  messaging::InMemoryProvider provider;
+  messaging::MessagingProvider provider;
+  std::mutex mutex;
   /// The processor, whose promises `finish` delivers from the test thread.
   caf::local_actor* processor = nullptr;
   /// Hold answers back until `finish` (work in progress).
@@ -129,8 +132,15 @@ struct WorkerLog {
       auto got = provider.read_by_id(h.queue, h.id, std::chrono::seconds{30});
       h.claimed = got.ok() && got->has_value();
     }
-    if (h.claimed)
+    if (h.claimed) {
+      std::lock_guard<std::mutex> guard{mutex};
       ++processed[h.id];
+    }
+  }
+
+  std::map<int64_t, int> processed_snapshot() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return processed;
   }
 
   void answer(Held& h) {
@@ -169,12 +179,16 @@ fake_worker_processor(channels::worker_processor_actor::pointer self,
   };
   return {
       [=](ExecuteStepFromMessage& c) {
+        std::unique_lock<std::mutex> guard{log->mutex};
         log->commands.push_back("message:" + std::to_string(c.message.id)
                                 + (c.message.leased ? ":leased" : ":unleased"));
+        guard.unlock();
         return handle(c.message.queue, c.message.id, c.message.leased);
       },
       [=](ExecuteStepFromEvent& c) {
+        std::unique_lock<std::mutex> guard{log->mutex};
         log->commands.push_back("event:" + std::to_string(c.msg_id));
+        guard.unlock();
         return handle(c.queue, c.msg_id, false);
       },
       [](GetWorkerStatus&) {
