@@ -19,11 +19,11 @@ namespace tasker::config {
 enum class BackoffKind {
   /// Retry immediately.
   none,
-  /// `base * attempt`.
+  /// `base * n` before retry n.
   linear,
-  /// `base * 2^attempt` (the default).
+  /// `base * 2^(n-1)` before retry n (the default).
   exponential,
-  /// `base * fib(attempt)`.
+  /// `base * fib(n)` before retry n (1, 1, 2, 3, 5, ...).
   fibonacci,
 };
 
@@ -84,6 +84,8 @@ struct RetryPolicy {
   int64_t backoff_base_ms = 1000;
   /// Upper bound of any delay, in milliseconds.
   int64_t max_backoff_ms = 30000;
+  /// Random spread of each delay, ± this percent of it (0–100).
+  int32_t jitter_percent = 0;
 };
 
 /// How a worker finds and configures the code that runs a step.

@@ -34,8 +34,9 @@ constexpr std::string_view kStepKeys[]{
     "retry", "dependencies", "depends_on", "timeout_seconds"};
 constexpr std::string_view kHandlerKeys[]{"callable", "method", "resolver",
                                           "initialization"};
-constexpr std::string_view kRetryKeys[]{"retryable", "max_attempts", "backoff",
-                                        "backoff_base_ms", "max_backoff_ms"};
+constexpr std::string_view kRetryKeys[]{"retryable",      "max_attempts",
+                                        "backoff",        "backoff_base_ms",
+                                        "max_backoff_ms", "jitter_percent"};
 constexpr std::string_view kLifecycleKeys[]{
     "max_duration_minutes",
     "max_waiting_for_dependencies_minutes",
@@ -598,6 +599,8 @@ class DocumentParser {
              set(retry.backoff_base_ms, int64_value(v, l, scope, key));
            else if (key == "max_backoff_ms")
              set(retry.max_backoff_ms, int64_value(v, l, scope, key));
+           else if (key == "jitter_percent")
+             set(retry.jitter_percent, int32_value(v, l, scope, key));
          });
   }
 

@@ -121,6 +121,9 @@ class Validator {
                        + std::to_string(retry.max_backoff_ms)
                        + ") must not be less than 'retry.backoff_base_ms' ("
                        + std::to_string(retry.backoff_base_ms) + ")");
+    if (retry.jitter_percent < 0 || retry.jitter_percent > 100)
+      error(&step, "key 'retry.jitter_percent' must be between 0 and 100, got "
+                       + std::to_string(retry.jitter_percent));
     if (step.timeout_seconds && *step.timeout_seconds <= 0)
       error(&step, "key 'timeout_seconds' must be positive, got "
                        + std::to_string(*step.timeout_seconds));

@@ -108,6 +108,8 @@ struct WorkerLog {
   /// Times each message id was claimed and processed.
   std::map<int64_t, int> processed;
   std::deque<Held> held;
+  /// Acks of claimed messages that failed (a test expects none).
+  int ack_failures = 0;
 
   /// Answers up to `n` held commands, oldest first (acking what was
   /// claimed); returns how many.
@@ -149,8 +151,8 @@ struct WorkerLog {
     // on the stack of a finished run) is gone: deliver without one.
     if (processor != nullptr)
       processor->context(nullptr);
-    if (h.claimed)
-      provider.ack(h.queue, h.id);
+    if (h.claimed && !provider.ack(h.queue, h.id))
+      ++ack_failures;
     h.promise.deliver(channels::StepExecuted{"task", std::to_string(h.id),
                                              h.claimed, h.claimed});
   }

@@ -135,7 +135,7 @@ struct Fixture {
   }
 
   int64_t send(std::string payload = R"({"step":1})") {
-    auto id = log.provider.send(kQueue, {std::move(payload)});
+    auto id = log.provider.send(kQueue, {std::move(payload), {}, {}});
     REQUIRE(id.ok());
     sched.run();
     return *id;
@@ -295,8 +295,9 @@ TEST_CASE("orchestration queues reach their own command variants") {
       = {"InitializeTaskFromMessageEvent", "ProcessStepResultFromMessageEvent",
          "FinalizeTaskFromMessageEvent"};
   for (std::size_t i = 0; i < queues.size(); ++i) {
-    auto small = provider.send(queues[i], {"{}"});
-    auto large = provider.send(queues[i], {std::string(100, ' ') + "{}"});
+    auto small = provider.send(queues[i], {"{}", {}, {}});
+    auto large
+        = provider.send(queues[i], {std::string(100, ' ') + "{}", {}, {}});
     REQUIRE(small.ok());
     REQUIRE(large.ok());
     expected.push_back(std::string{inline_names[i]} + ":" + queues[i] + ":"
@@ -355,7 +356,7 @@ TEST_CASE("a notification the listener missed is picked up by the next poll") {
     Fixture f{InMemoryPushMode::notify};
     std::vector<int64_t> ids;
     for (int i = 0; i < 45; ++i)
-      ids.push_back(*f.log.provider.send(kQueue, {"{}"}));
+      ids.push_back(*f.log.provider.send(kQueue, {"{}", {}, {}}));
     f.start(DeploymentMode::hybrid);
     // Full batches of 20 are followed by another read at once.
     CHECK(f.log.processed.size() == 45);

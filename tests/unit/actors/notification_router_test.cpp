@@ -170,7 +170,7 @@ TEST_CASE("a message in flight is routed once however often it is seen") {
   testing::WorkerLog log{
       messaging::MessagingProvider{messaging::InMemoryProvider{}}};
   REQUIRE(log.provider.create_queue("worker_billing_queue").ok());
-  auto id = log.provider.send("worker_billing_queue", {"{}"});
+  auto id = log.provider.send("worker_billing_queue", {"{}", {}, {}});
   REQUIRE(id.ok());
   log.hold = true;
   auto processor = f.sys.spawn(testing::fake_worker_processor, &log);

@@ -165,7 +165,38 @@ TEST_CASE("omitted keys take the reference system's defaults") {
   CHECK(step.retry.backoff == BackoffKind::exponential);
   CHECK(step.retry.backoff_base_ms == 1000);
   CHECK(step.retry.max_backoff_ms == 30000);
+  CHECK(step.retry.jitter_percent == 0);
   CHECK_FALSE(step.timeout_seconds.has_value());
+}
+
+TEST_CASE("retry.jitter_percent is parsed like the other retry integers") {
+  auto result = parse_template(
+      "steps:\n  - name: a\n    retry:\n      jitter_percent: 15\n",
+      "jitter.yaml");
+  REQUIRE(result.diagnostics.empty());
+  CHECK(result.task_template.steps.at(0).retry.jitter_percent == 15);
+  CHECK(result.task_template.steps.at(0).extra.empty());
+
+  auto wrong = parse_template(
+      "steps:\n  - name: a\n    retry:\n      jitter_percent: lots\n"
+      "  - name: b\n    retry:\n      jitter_percent: 99999999999\n",
+      "jitter.yaml");
+  REQUIRE(wrong.diagnostics.size() == 2);
+  CHECK(wrong.diagnostics[0].to_string()
+        == "jitter.yaml:4: step 'a': key 'retry.jitter_percent': expected an "
+           "integer, got 'lots'");
+  CHECK(contains(wrong.diagnostics[1].message,
+                 "'retry.jitter_percent': 99999999999 is out of range"));
+  CHECK(wrong.task_template.steps.at(0).retry.jitter_percent == 0);
+
+  auto typo = parse_template(
+      "steps:\n  - name: a\n    retry:\n      jiter_percent: 10\n",
+      "jitter.yaml");
+  REQUIRE(typo.diagnostics.size() == 1);
+  CHECK(typo.diagnostics[0].severity == DiagnosticSeverity::warning);
+  CHECK(contains(typo.diagnostics[0].message,
+                 "unknown key 'retry.jiter_percent' (did you mean "
+                 "'jitter_percent'?)"));
 }
 
 TEST_CASE("all five step types parse under both spellings of the key") {

@@ -211,6 +211,26 @@ TEST_CASE("retry settings and timeouts must be in range") {
                "c");
 }
 
+TEST_CASE("retry.jitter_percent must be between 0 and 100") {
+  auto found = validate_yaml(with_steps("  - name: a\n"
+                                        "    handler: {callable: x}\n"
+                                        "    retry: {jitter_percent: -1}\n"
+                                        "  - name: b\n"
+                                        "    handler: {callable: x}\n"
+                                        "    retry: {jitter_percent: 101}\n"
+                                        "  - name: c\n"
+                                        "    handler: {callable: x}\n"
+                                        "    retry: {jitter_percent: 0}\n"
+                                        "  - name: d\n"
+                                        "    handler: {callable: x}\n"
+                                        "    retry: {jitter_percent: 100}\n"));
+  CHECK(found.size() == 2);
+  expect_error(found,
+               "'retry.jitter_percent' must be between 0 and 100, got -1", "a");
+  expect_error(
+      found, "'retry.jitter_percent' must be between 0 and 100, got 101", "b");
+}
+
 TEST_CASE("a decision step without a parent is an error") {
   auto found = validate_yaml(with_steps("  - name: route\n"
                                         "    type: decision\n"
