@@ -1,0 +1,294 @@
+#include "orchestration/in_memory_task_store.hpp"
+
+#include "orchestration/change_applier.hpp"
+#include "orchestration/uuid_v7.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+namespace tasker::orchestration {
+
+struct InMemoryTaskStore::State {
+  std::mutex mutex;
+  std::unordered_map<std::string, TaskSnapshot> tasks;
+  /// Task ids in creation order.
+  std::vector<std::string> order;
+  std::unordered_map<std::string, std::string> by_identity;
+  std::unordered_map<std::string, std::vector<TransitionRecord>> history;
+  std::deque<OutboxEntry> outbox;
+  int64_t next_outbox_id = 1;
+  std::vector<DeadLetterEntry> dead_letters;
+
+  core::Result<TaskSnapshot> apply_locked(const ChangeSet& change) {
+    auto i = tasks.find(change.task_id);
+    if (i == tasks.end())
+      return core::Error{core::ErrorCode::not_found,
+                         "task " + change.task_id + " does not exist"};
+    auto applied = apply_change(i->second, change);
+    if (!applied)
+      return applied.error();
+    if (change.dead_letter) {
+      DeadLetterEntry entry;
+      entry.id = static_cast<int64_t>(dead_letters.size()) + 1;
+      entry.task_id = change.task_id;
+      entry.original_state = std::string{to_string(i->second.task.state)};
+      entry.reason = change.dead_letter->reason;
+      entry.snapshot = i->second;
+      entry.notes = change.dead_letter->notes;
+      entry.created_at = entry.updated_at = change.at;
+      dead_letters.push_back(std::move(entry));
+    }
+    for (const auto& message : change.messages)
+      outbox.push_back({next_outbox_id++, message, change.at});
+    auto& rows = history[change.task_id];
+    rows.insert(rows.end(), applied->transitions.begin(),
+                applied->transitions.end());
+    i->second = std::move(applied->after);
+    return i->second;
+  }
+};
+
+namespace {
+
+bool is_stuck_in(const TaskRecord& task, TaskState state,
+                 std::chrono::minutes limit, TimePoint now) {
+  return task.state == state && task.state_since + limit <= now;
+}
+
+} // namespace
+
+InMemoryTaskStore::InMemoryTaskStore() : state_(std::make_shared<State>()) {}
+
+core::Result<CreatedTask>
+InMemoryTaskStore::create_task(const NewTask& request) {
+  if (request.steps.empty())
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "task '" + request.name + "' has no steps"};
+  auto now = Clock::now();
+  TaskSnapshot snapshot;
+  auto& task = snapshot.task;
+  task.id = new_uuid_v7(now);
+  task.namespace_name = request.namespace_name;
+  task.name = request.name;
+  task.version = request.version;
+  task.context = request.context;
+  task.identity_hash = request.identity_hash;
+  task.idempotency_key = request.idempotency_key;
+  task.priority = request.priority;
+  task.initiator = request.initiator;
+  task.source_system = request.source_system;
+  task.reason = request.reason;
+  task.created_at = task.state_since = now;
+  std::map<std::string, std::string> ids;
+  for (const auto& step : request.steps) {
+    if (ids.count(step.name) > 0)
+      return core::Error{core::ErrorCode::invalid_argument,
+                         "task '" + request.name + "': step '" + step.name
+                             + "' appears twice"};
+    StepRecord record;
+    record.id = new_uuid_v7(now);
+    record.task_id = task.id;
+    record.name = step.name;
+    record.handler = step.handler;
+    record.handler_initialization = step.handler_initialization;
+    record.retry = step.retry;
+    record.timeout_seconds = step.timeout_seconds;
+    record.updated_at = now;
+    for (const auto& dependency : step.dependencies) {
+      auto parent = ids.find(dependency);
+      if (parent == ids.end())
+        return core::Error{core::ErrorCode::invalid_argument,
+                           "task '" + request.name + "': step '" + step.name
+                               + "' depends on '" + dependency
+                               + "', which is not an earlier step"};
+      record.parents.push_back(parent->second);
+    }
+    ids[step.name] = record.id;
+    snapshot.steps.push_back(std::move(record));
+  }
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  if (auto existing = state_->by_identity.find(request.identity_hash);
+      existing != state_->by_identity.end())
+    return CreatedTask{state_->tasks.at(existing->second), false};
+  auto& rows = state_->history[task.id];
+  rows.push_back({task.id, "", "", "pending", "create", {}, now, ""});
+  for (const auto& step : snapshot.steps)
+    rows.push_back({task.id, step.id, "", "pending", "create", {}, now, ""});
+  state_->by_identity[request.identity_hash] = task.id;
+  state_->order.push_back(task.id);
+  auto& stored = state_->tasks[task.id] = std::move(snapshot);
+  return CreatedTask{stored, true};
+}
+
+core::Result<TaskSnapshot> InMemoryTaskStore::load(const std::string& task_id) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  auto i = state_->tasks.find(task_id);
+  if (i == state_->tasks.end())
+    return core::Error{core::ErrorCode::not_found,
+                       "task " + task_id + " does not exist"};
+  return i->second;
+}
+
+core::Result<TaskSnapshot> InMemoryTaskStore::apply(const ChangeSet& change) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  return state_->apply_locked(change);
+}
+
+std::vector<core::Result<TaskSnapshot>>
+InMemoryTaskStore::apply_batch(const std::vector<ChangeSet>& changes) {
+  std::vector<core::Result<TaskSnapshot>> out;
+  out.reserve(changes.size());
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  for (const auto& change : changes)
+    out.push_back(state_->apply_locked(change));
+  return out;
+}
+
+core::Result<std::vector<TransitionRecord>>
+InMemoryTaskStore::history(const std::string& task_id) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  auto i = state_->history.find(task_id);
+  if (i == state_->history.end())
+    return core::Error{core::ErrorCode::not_found,
+                       "task " + task_id + " does not exist"};
+  return i->second;
+}
+
+core::Result<TaskPage> InMemoryTaskStore::list_tasks(const TaskQuery& query) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  TaskPage page;
+  int64_t skipped = 0;
+  for (auto i = state_->order.rbegin(); i != state_->order.rend(); ++i) {
+    const auto& task = state_->tasks.at(*i).task;
+    if ((query.state && task.state != *query.state)
+        || (query.namespace_name
+            && task.namespace_name != *query.namespace_name)
+        || (query.name && task.name != *query.name))
+      continue;
+    ++page.total;
+    if (skipped < query.offset) {
+      ++skipped;
+      continue;
+    }
+    if (static_cast<int32_t>(page.tasks.size()) < query.limit)
+      page.tasks.push_back(task);
+  }
+  return page;
+}
+
+core::Result<std::vector<OutboxEntry>>
+InMemoryTaskStore::take_outbox(int32_t limit) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  auto count = std::min<std::size_t>(state_->outbox.size(),
+                                     static_cast<std::size_t>(limit));
+  return std::vector<OutboxEntry>(state_->outbox.begin(),
+                                  state_->outbox.begin() + count);
+}
+
+core::Result<void>
+InMemoryTaskStore::remove_outbox(const std::vector<int64_t>& ids) {
+  std::set<int64_t> doomed{ids.begin(), ids.end()};
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  std::erase_if(state_->outbox, [&](const OutboxEntry& entry) {
+    return doomed.count(entry.id) > 0;
+  });
+  return {};
+}
+
+core::Result<std::vector<std::string>>
+InMemoryTaskStore::due_retries(TimePoint now, int32_t limit) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  std::vector<std::string> out;
+  for (const auto& id : state_->order) {
+    const auto& snapshot = state_->tasks.at(id);
+    if (is_terminal(snapshot.task.state))
+      continue;
+    bool due = std::any_of(snapshot.steps.begin(), snapshot.steps.end(),
+                           [&](const StepRecord& step) {
+                             return step.state == StepState::waiting_for_retry
+                                    && step.next_retry_at
+                                    && *step.next_retry_at <= now;
+                           });
+    if (due && static_cast<int32_t>(out.size()) < limit)
+      out.push_back(id);
+  }
+  return out;
+}
+
+core::Result<std::vector<OverdueStep>>
+InMemoryTaskStore::overdue_steps(TimePoint now, std::chrono::seconds grace,
+                                 int32_t limit) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  std::vector<OverdueStep> out;
+  for (const auto& id : state_->order) {
+    for (const auto& step : state_->tasks.at(id).steps) {
+      bool running = step.state == StepState::enqueued
+                     || step.state == StepState::in_progress;
+      if (!running || !step.timeout_seconds || !step.enqueued_at)
+        continue;
+      auto deadline = *step.enqueued_at
+                      + std::chrono::seconds{*step.timeout_seconds} + grace;
+      if (deadline <= now && static_cast<int32_t>(out.size()) < limit)
+        out.push_back({id, step.id, step.attempts});
+    }
+  }
+  return out;
+}
+
+core::Result<std::vector<std::string>>
+InMemoryTaskStore::stale_tasks(TimePoint now, const StalenessLimits& limits,
+                               int32_t limit) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  std::vector<std::string> out;
+  for (const auto& id : state_->order) {
+    const auto& task = state_->tasks.at(id).task;
+    if (is_terminal(task.state))
+      continue;
+    bool stale = is_stuck_in(task, TaskState::waiting_for_dependencies,
+                             limits.waiting_for_dependencies, now)
+                 || is_stuck_in(task, TaskState::waiting_for_retry,
+                                limits.waiting_for_retry, now)
+                 || is_stuck_in(task, TaskState::steps_in_process,
+                                limits.steps_in_process, now)
+                 || task.created_at + limits.lifetime <= now;
+    if (stale && static_cast<int32_t>(out.size()) < limit)
+      out.push_back(id);
+  }
+  return out;
+}
+
+core::Result<std::vector<DeadLetterEntry>>
+InMemoryTaskStore::dead_letters(std::optional<DeadLetterResolution> resolution,
+                                int32_t limit) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  std::vector<DeadLetterEntry> out;
+  for (const auto& entry : state_->dead_letters)
+    if ((!resolution || entry.resolution == *resolution)
+        && static_cast<int32_t>(out.size()) < limit)
+      out.push_back(entry);
+  return out;
+}
+
+core::Result<DeadLetterEntry> InMemoryTaskStore::resolve_dead_letter(
+    int64_t id, DeadLetterResolution resolution, const std::string& notes,
+    const std::string& by) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  for (auto& entry : state_->dead_letters) {
+    if (entry.id != id)
+      continue;
+    entry.resolution = resolution;
+    entry.notes = notes;
+    entry.resolved_by = by;
+    entry.updated_at = Clock::now();
+    return entry;
+  }
+  return core::Error{core::ErrorCode::not_found, "dead-letter entry "
+                                                     + std::to_string(id)
+                                                     + " does not exist"};
+}
+
+} // namespace tasker::orchestration

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "orchestration/task_store.hpp"
+
+#include <memory>
+
+namespace tasker::orchestration {
+
+/// The embedded default store: workflow state in process memory, lost on
+/// exit. Thread-safe (one lock), exact, and held to the same suite as the
+/// PostgreSQL store. Messages of a change set go to its outbox. A cheap
+/// handle: copies share one store.
+class InMemoryTaskStore {
+ public:
+  InMemoryTaskStore();
+
+  core::Result<CreatedTask> create_task(const NewTask& request);
+  core::Result<TaskSnapshot> load(const std::string& task_id);
+  core::Result<TaskSnapshot> apply(const ChangeSet& change);
+  std::vector<core::Result<TaskSnapshot>>
+  apply_batch(const std::vector<ChangeSet>& changes);
+  core::Result<std::vector<TransitionRecord>>
+  history(const std::string& task_id);
+  core::Result<TaskPage> list_tasks(const TaskQuery& query);
+
+  core::Result<std::vector<OutboxEntry>> take_outbox(int32_t limit);
+  core::Result<void> remove_outbox(const std::vector<int64_t>& ids);
+
+  core::Result<std::vector<std::string>> due_retries(TimePoint now,
+                                                     int32_t limit);
+  core::Result<std::vector<OverdueStep>>
+  overdue_steps(TimePoint now, std::chrono::seconds grace, int32_t limit);
+  core::Result<std::vector<std::string>>
+  stale_tasks(TimePoint now, const StalenessLimits& limits, int32_t limit);
+
+  core::Result<std::vector<DeadLetterEntry>>
+  dead_letters(std::optional<DeadLetterResolution> resolution, int32_t limit);
+  core::Result<DeadLetterEntry>
+  resolve_dead_letter(int64_t id, DeadLetterResolution resolution,
+                      const std::string& notes, const std::string& by);
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+static_assert(TaskStore<InMemoryTaskStore>);
+
+} // namespace tasker::orchestration
