@@ -144,14 +144,14 @@ TEST_CASE("without jitter the unit has no effect") {
   }
 }
 
-TEST_CASE("a unit outside [0, 1) is clamped") {
+TEST_CASE("a unit outside the unit interval is clamped") {
   auto p = policy(BackoffKind::linear, 1000, 10000, 20);
   CHECK(retry_delay(p, 1, std::nullopt, -3.0) == milliseconds{800});
   CHECK(retry_delay(p, 1, std::nullopt, 7.0) == milliseconds{1200});
   CHECK(retry_delay(p, 1, std::nullopt, std::nan("")) == milliseconds{800});
 }
 
-TEST_CASE("a jitter source is deterministic for a seed and stays in [0, 1)") {
+TEST_CASE("a jitter source is deterministic for a seed and stays below one") {
   JitterSource a{42};
   JitterSource b{42};
   JitterSource other{43};

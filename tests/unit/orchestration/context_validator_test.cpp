@@ -67,7 +67,7 @@ TEST_CASE("type accepts values of the named type and rejects others") {
         == "context: expected array, got null");
 }
 
-TEST_CASE("integer accepts integral numbers only; number accepts integers") {
+TEST_CASE("integer accepts integral numbers only, number accepts integers") {
   CHECK(problems({{"type", "integer"}}, -3) == "ok");
   CHECK(problems({{"type", "integer"}}, 18446744073709551615ULL) == "ok");
   CHECK(problems({{"type", "integer"}}, 2.0) == "ok");

@@ -1,7 +1,8 @@
-// The task store suite against the in-memory store.
+// The task store and workflow suites against the in-memory store.
 
 #include "orchestration/in_memory_task_store.hpp"
 #include "tests/conformance/task_store_suite.hpp"
+#include "tests/conformance/workflow_suite.hpp"
 
 #include <string>
 #include <string_view>
@@ -21,3 +22,4 @@ struct InMemoryStoreFixture {
 } // namespace
 
 TEST_CASE_TEMPLATE_APPLY(task_store_suite, std::tuple<InMemoryStoreFixture>);
+TEST_CASE_TEMPLATE_APPLY(workflow_suite, std::tuple<InMemoryStoreFixture>);
