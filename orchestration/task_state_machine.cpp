@@ -42,6 +42,7 @@ std::string_view to_string(TaskEvent event) {
     case TaskEvent::cancel: return "cancel";
     case TaskEvent::reset: return "reset";
     case TaskEvent::resolve_manually: return "resolve_manually";
+    case TaskEvent::expire: return "expire";
   }
   return "unknown";
 }
@@ -100,6 +101,11 @@ std::optional<TaskState> next_state(TaskState from, TaskEvent event) {
         return std::nullopt;
       }
       return TaskState::resolved_manually;
+    case TaskEvent::expire:
+      if (is_terminal(from)) {
+        return std::nullopt;
+      }
+      return TaskState::error;
     default: break;
   }
   switch (from) {

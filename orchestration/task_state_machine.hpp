@@ -76,6 +76,8 @@ enum class TaskEvent {
   reset,
   /// An operator closes the task by hand.
   resolve_manually,
+  /// The staleness sweep gives up on a task stuck past its limits.
+  expire,
 };
 
 /// Every task state, in declaration order.
@@ -116,6 +118,7 @@ inline constexpr std::array kAllTaskEvents{
     TaskEvent::cancel,
     TaskEvent::reset,
     TaskEvent::resolve_manually,
+    TaskEvent::expire,
 };
 
 /// Returns the snake_case spelling stored in the database, e.g. "pending".

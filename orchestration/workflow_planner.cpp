@@ -309,4 +309,135 @@ core::Result<ChangeSet> plan_step_result(const TaskSnapshot& snapshot,
   return change;
 }
 
+core::Result<ChangeSet> plan_cancel(const TaskSnapshot& snapshot,
+                                    const PlanContext& ctx,
+                                    const std::string& reason) {
+  if (is_terminal(snapshot.task.state))
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "task " + snapshot.task.id + " is "
+                           + std::string{to_string(snapshot.task.state)}
+                           + " and cannot be cancelled"};
+  ChangeSet change;
+  change.task_id = snapshot.task.id;
+  change.at = ctx.now;
+  change.node = ctx.node;
+  nlohmann::json why{{"reason", reason}};
+  change.task = TaskChange{snapshot.task.state, {TaskEvent::cancel}, why};
+  for (const auto& step : snapshot.steps) {
+    if (is_terminal(step.state))
+      continue;
+    StepChange cancel;
+    cancel.step_id = step.id;
+    cancel.expected_state = step.state;
+    cancel.events = {StepEvent::cancel};
+    cancel.metadata = why;
+    change.steps.push_back(std::move(cancel));
+  }
+  return change;
+}
+
+std::string_view to_string(StepAction action) {
+  switch (action) {
+    case StepAction::reset_for_retry: return "reset_for_retry";
+    case StepAction::resolve_manually: return "resolve_manually";
+    case StepAction::complete_manually: return "complete_manually";
+  }
+  return "reset_for_retry";
+}
+
+std::optional<StepAction> parse_step_action(std::string_view text) {
+  for (auto action : {StepAction::reset_for_retry, StepAction::resolve_manually,
+                      StepAction::complete_manually})
+    if (to_string(action) == text)
+      return action;
+  return std::nullopt;
+}
+
+core::Result<ChangeSet> plan_step_action(const TaskSnapshot& snapshot,
+                                         const std::string& step_name,
+                                         StepAction action,
+                                         const nlohmann::json& result,
+                                         const PlanContext& ctx) {
+  auto step = snapshot.find_step(step_name);
+  if (step == nullptr)
+    return core::Error{core::ErrorCode::not_found, "task " + snapshot.task.id
+                                                       + " has no step '"
+                                                       + step_name + "'"};
+  auto task_state = snapshot.task.state;
+  if (is_terminal(task_state) && task_state != TaskState::error)
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "task " + snapshot.task.id + " is "
+                           + std::string{to_string(task_state)}
+                           + ": its steps can no longer change"};
+  StepChange manual;
+  manual.step_id = step->id;
+  manual.expected_state = step->state;
+  manual.metadata = {{"action", to_string(action)}};
+  switch (action) {
+    case StepAction::reset_for_retry:
+      manual.events = {StepEvent::reset_for_retry};
+      manual.attempts = 0;
+      manual.next_retry_at = std::optional<TimePoint>{};
+      break;
+    case StepAction::resolve_manually:
+      manual.events = {StepEvent::resolve_manually};
+      break;
+    case StepAction::complete_manually:
+      manual.events = {StepEvent::complete_manually};
+      manual.results = result;
+      break;
+  }
+  if (!next_state(step->state, manual.events.front()))
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "step '" + step_name + "' of task " + snapshot.task.id
+                           + " is " + std::string{to_string(step->state)} + ": "
+                           + std::string{to_string(action)}
+                           + " is not possible"};
+  ChangeSet change;
+  change.steps.push_back(std::move(manual));
+  if (task_state == TaskState::error)
+    change.task = TaskChange{task_state, {TaskEvent::reset}, {}};
+  auto planned = plan_progress(snapshot, change, ctx);
+  if (!planned)
+    return planned.error();
+  return change;
+}
+
+core::Result<ChangeSet> plan_timeout(const TaskSnapshot& snapshot,
+                                     const std::string& step_id,
+                                     int32_t attempt, const PlanContext& ctx) {
+  auto step = snapshot.step_by_id(step_id);
+  channels::StepResult timeout;
+  timeout.task_id = snapshot.task.id;
+  timeout.step_id = step_id;
+  timeout.attempt = attempt;
+  timeout.success = false;
+  timeout.error_type = "timeout";
+  timeout.error_message
+      = "step '" + (step ? step->name : step_id) + "' ran past its timeout of "
+        + std::to_string(step && step->timeout_seconds ? *step->timeout_seconds
+                                                       : 0)
+        + " s";
+  timeout.retryable = true;
+  timeout.worker_id = ctx.node;
+  return plan_step_result(snapshot, timeout, ctx);
+}
+
+core::Result<ChangeSet> plan_expire(const TaskSnapshot& snapshot,
+                                    const PlanContext& ctx,
+                                    const std::string& why) {
+  if (is_terminal(snapshot.task.state))
+    return core::Error{core::ErrorCode::stale_transition,
+                       "task " + snapshot.task.id + " finished meanwhile"};
+  ChangeSet change;
+  change.task_id = snapshot.task.id;
+  change.at = ctx.now;
+  change.node = ctx.node;
+  change.task
+      = TaskChange{snapshot.task.state, {TaskEvent::expire}, {{"reason", why}}};
+  change.dead_letter
+      = DeadLetterDraft{DeadLetterReason::staleness_timeout, why};
+  return change;
+}
+
 } // namespace tasker::orchestration

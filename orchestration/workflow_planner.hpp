@@ -5,6 +5,7 @@
 #include "orchestration/change_set.hpp"
 #include "orchestration/task_records.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,5 +83,50 @@ core::Result<ChangeSet> plan_start(const TaskSnapshot& snapshot,
 core::Result<ChangeSet> plan_step_result(const TaskSnapshot& snapshot,
                                          const channels::StepResult& result,
                                          const PlanContext& ctx);
+
+/// Cancels a task that has not finished: the task and every unfinished
+/// step; nothing is dispatched after it, and results of steps still running
+/// become stale.
+core::Result<ChangeSet> plan_cancel(const TaskSnapshot& snapshot,
+                                    const PlanContext& ctx,
+                                    const std::string& reason);
+
+/// What an operator can do to a step.
+enum class StepAction {
+  /// A failed step runs again from attempt 1.
+  reset_for_retry,
+  /// The step counts as done without a result; dependents may run.
+  resolve_manually,
+  /// The step is complete with the operator's result.
+  complete_manually,
+};
+
+/// Returns the spelling of the REST API and the CLI, e.g. "reset_for_retry".
+std::string_view to_string(StepAction action);
+
+/// Parses "reset_for_retry", "resolve_manually" or "complete_manually".
+std::optional<StepAction> parse_step_action(std::string_view text);
+
+/// Applies an operator's action to step `step_name`, then continues the
+/// task (`plan_progress`); a task that had failed is reset first, so it can
+/// finish. `result` is the step's result for `complete_manually`.
+core::Result<ChangeSet> plan_step_action(const TaskSnapshot& snapshot,
+                                         const std::string& step_name,
+                                         StepAction action,
+                                         const nlohmann::json& result,
+                                         const PlanContext& ctx);
+
+/// A dispatched step that ran past its timeout fails as a retryable
+/// `timeout`, under the same rules as a worker's failure (it is dispatched
+/// again after its backoff while attempts are left).
+core::Result<ChangeSet> plan_timeout(const TaskSnapshot& snapshot,
+                                     const std::string& step_id,
+                                     int32_t attempt, const PlanContext& ctx);
+
+/// The staleness sweep: the task moves to `error` with a dead-letter record
+/// (reason `staleness_timeout`, `why` as notes, the snapshot as it was).
+core::Result<ChangeSet> plan_expire(const TaskSnapshot& snapshot,
+                                    const PlanContext& ctx,
+                                    const std::string& why);
 
 } // namespace tasker::orchestration

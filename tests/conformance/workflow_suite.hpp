@@ -55,12 +55,11 @@ class WorkflowDriver {
     REQUIRE_MESSAGE(created.ok(), created.error().to_string());
     auto change = orchestration::plan_start(created->snapshot, context_at());
     REQUIRE_MESSAGE(change.ok(), change.error().to_string());
-    return apply(created->snapshot, *change);
+    return apply(*change);
   }
 
-  /// Answers every step message of task `task_id` waiting in the outbox,
-  /// once each, in order; returns how many.
-  int answer(const std::string& task_id, const Worker& worker) {
+  /// Takes the step messages of task `task_id` out of the outbox.
+  std::vector<nlohmann::json> take_messages(const std::string& task_id) {
     auto entries = store_.take_outbox(100000);
     REQUIRE(entries.ok());
     std::vector<int64_t> mine;
@@ -73,6 +72,13 @@ class WorkflowDriver {
       messages.push_back(std::move(payload));
     }
     REQUIRE(store_.remove_outbox(mine).ok());
+    return messages;
+  }
+
+  /// Answers every step message of task `task_id` waiting in the outbox,
+  /// once each, in order; returns how many.
+  int answer(const std::string& task_id, const Worker& worker) {
+    auto messages = take_messages(task_id);
     for (const auto& message : messages) {
       dispatched.push_back(message.at("step_name"));
       check_parents_done(message);
@@ -81,11 +87,13 @@ class WorkflowDriver {
       REQUIRE(snapshot.ok());
       auto change
           = orchestration::plan_step_result(*snapshot, result, context_at());
+      if (!change.ok()
+          && change.error().code() == core::ErrorCode::stale_transition) {
+        ++stale_results;
+        continue;
+      }
       REQUIRE_MESSAGE(change.ok(), change.error().to_string());
-      auto after = apply(*snapshot, *change);
-      for (const auto& step : after.steps)
-        if (step.state == orchestration::StepState::complete)
-          completed.insert(step.name);
+      apply(*change);
     }
     return static_cast<int>(messages.size());
   }
@@ -112,7 +120,7 @@ class WorkflowDriver {
       orchestration::ChangeSet change;
       REQUIRE(
           orchestration::plan_progress(*snapshot, change, context_at()).ok());
-      apply(*snapshot, change);
+      apply(change);
     }
   }
 
@@ -120,27 +128,41 @@ class WorkflowDriver {
     return {now_, "suite-orchestrator", 0.5};
   }
 
+  /// Applies a change set the test planned itself.
+  orchestration::TaskSnapshot
+  apply_planned(core::Result<orchestration::ChangeSet> change) {
+    REQUIRE_MESSAGE(change.ok(), change.error().to_string());
+    return apply(*change);
+  }
+
+  /// Takes the task's messages out of the outbox unanswered (a worker that
+  /// died with them); returns how many.
+  int drop(const std::string& task_id) {
+    return static_cast<int>(take_messages(task_id).size());
+  }
+
   /// Step names in dispatch order, and those seen complete.
   std::vector<std::string> dispatched;
   std::set<std::string> completed;
+  /// Results the planner found stale (duplicate, late, cancelled).
+  int stale_results = 0;
 
  private:
-  orchestration::TaskSnapshot apply(const orchestration::TaskSnapshot& before,
-                                    const orchestration::ChangeSet& change) {
+  // Applies `change` and notes the steps dependents may now follow.
+  orchestration::TaskSnapshot apply(const orchestration::ChangeSet& change) {
     auto applied = store_.apply(change);
     REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
-    (void)before;
+    for (const auto& step : applied->steps)
+      if (orchestration::satisfies_dependency(step.state))
+        completed.insert(step.name);
     return *applied;
   }
 
   void check_parents_done(const nlohmann::json& message) {
-    for (const auto& [parent, result] :
-         message.at("dependency_results").items()) {
-      CHECK_MESSAGE(completed.count(parent) == 1,
+    for (const auto& item : message.at("dependency_results").items())
+      CHECK_MESSAGE(completed.count(item.key()) == 1,
                     message.at("step_name") << " dispatched before its parent "
-                                            << parent << " completed");
-      CHECK_FALSE(result.is_null());
-    }
+                                            << item.key() << " completed");
   }
 
   Store& store_;
@@ -148,7 +170,7 @@ class WorkflowDriver {
 };
 
 /// A worker whose steps all succeed: each result names its step and sums
-/// its parents' values plus one.
+/// its parents' values plus one (a parent resolved without result adds 0).
 inline channels::StepResult succeed(const nlohmann::json& message) {
   channels::StepResult result;
   result.task_id = message.at("task_id");
@@ -158,7 +180,8 @@ inline channels::StepResult succeed(const nlohmann::json& message) {
   int64_t value = 1;
   for (const auto& [parent, parent_result] :
        message.at("dependency_results").items())
-    value += parent_result.at("value").template get<int64_t>();
+    if (parent_result.is_object()) // null: resolved without a result
+      value += parent_result.at("value").template get<int64_t>();
   result.result_json = nlohmann::json{
       {"step", message.at("step_name")},
       {"value", value}}.dump();
@@ -335,5 +358,143 @@ TEST_CASE_TEMPLATE_DEFINE("workflows", Fixture, workflow_suite) {
     REQUIRE_FALSE(request.ok());
     CHECK(request.error().code() == core::ErrorCode::invalid_argument);
     CHECK(request.error().message().find("even_number") != std::string::npos);
+  }
+
+  SUBCASE("cancellation stops further dispatches") {
+    const auto& tmpl = example_template("mathematical_sequence");
+    auto started = driver.start(tmpl, {{"even_number", 6}}, f.unique("cxl"));
+    const auto id = started.task.id;
+    auto cancelled = driver.apply_planned(
+        plan_cancel(*f.store.load(id), driver.context_at(), "not needed"));
+    CHECK(cancelled.task.state == TaskState::cancelled);
+    for (const auto& step : cancelled.steps)
+      CHECK(step.state == StepState::cancelled);
+    // The first step's worker answers after the cancel: stale, and nothing
+    // follows.
+    CHECK(driver.answer(id, succeed) == 1);
+    CHECK(driver.stale_results == 1);
+    CHECK(driver.answer(id, succeed) == 0);
+    CHECK(f.store.load(id)->task.state == TaskState::cancelled);
+    CHECK_FALSE(
+        plan_cancel(*f.store.load(id), driver.context_at(), "again").ok());
+  }
+
+  SUBCASE("a timed-out step is dispatched again") {
+    const auto& tmpl = example_template("diamond_pattern");
+    auto started = driver.start(tmpl, {{"even_number", 6}}, f.unique("tmo"));
+    const auto id = started.task.id;
+    // The worker dies with the first step (timeout 30 s).
+    CHECK(driver.drop(id) == 1);
+    auto overdue = [&] {
+      auto found = f.store.overdue_steps(driver.now(), 5s, 100000);
+      REQUIRE(found.ok());
+      std::vector<OverdueStep> mine;
+      for (const auto& o : *found)
+        if (o.task_id == id)
+          mine.push_back(o);
+      return mine;
+    };
+    driver.advance(34s);
+    CHECK(overdue().empty());
+    driver.advance(1s);
+    auto late = overdue();
+    REQUIRE(late.size() == 1);
+    auto timed_out = driver.apply_planned(
+        plan_timeout(*f.store.load(id), late[0].step_id, late[0].attempts,
+                     driver.context_at()));
+    auto start_step = timed_out.find_step("diamond_start");
+    CHECK(start_step->state == StepState::waiting_for_retry);
+    CHECK(start_step->last_error.at("kind") == "timeout");
+    // Its default backoff: 1 s, then attempt 2 runs and the task finishes.
+    driver.advance(1s);
+    driver.sweep_due(id);
+    auto done = driver.run(id, succeed);
+    CHECK(done.task.state == TaskState::complete);
+    CHECK(done.find_step("diamond_start")->attempts == 2);
+  }
+
+  SUBCASE("the stale sweep dead-letters a task stuck past its limits") {
+    const auto& tmpl = example_template("diamond_pattern");
+    auto started = driver.start(tmpl, {{"even_number", 6}}, f.unique("stl"));
+    const auto id = started.task.id;
+    StalenessLimits limits;
+    limits.steps_in_process = 30min;
+    auto stale = [&] {
+      auto found = f.store.stale_tasks(driver.now(), limits, 100000);
+      REQUIRE(found.ok());
+      return std::find(found->begin(), found->end(), id) != found->end();
+    };
+    driver.advance(29min);
+    CHECK_FALSE(stale());
+    driver.advance(2min);
+    REQUIRE(stale());
+    auto expired = driver.apply_planned(
+        plan_expire(*f.store.load(id), driver.context_at(),
+                    "steps_in_process for more than 30 min"));
+    CHECK(expired.task.state == TaskState::error);
+    auto letters = f.store.dead_letters(DeadLetterResolution::pending, 100000);
+    REQUIRE(letters.ok());
+    auto entry = std::find_if(letters->begin(), letters->end(), [&](auto& e) {
+      return e.task_id == id;
+    });
+    REQUIRE(entry != letters->end());
+    CHECK(entry->reason == DeadLetterReason::staleness_timeout);
+    CHECK(entry->original_state == "steps_in_process");
+    CHECK(entry->snapshot.at("steps").size() == 4);
+    CHECK(entry->notes.find("30 min") != std::string::npos);
+  }
+
+  SUBCASE("an operator resets, resolves or completes a failed step") {
+    const auto& tmpl = example_template("diamond_pattern");
+    auto started = driver.start(tmpl, {{"even_number", 2}}, f.unique("man"));
+    const auto id = started.task.id;
+    auto right_fails = [](const nlohmann::json& message) {
+      auto result = succeed(message);
+      if (message.at("step_name") == "diamond_branch_right") {
+        result.success = false;
+        result.error_message = "needs a human";
+        result.retryable = false;
+      }
+      return result;
+    };
+    auto failed = driver.run(id, right_fails);
+    REQUIRE(failed.task.state == TaskState::error);
+    SUBCASE("reset for retry") {
+      auto reset = driver.apply_planned(plan_step_action(
+          failed, "diamond_branch_right", StepAction::reset_for_retry, {},
+          driver.context_at()));
+      CHECK(reset.task.state == TaskState::steps_in_process);
+      CHECK(reset.find_step("diamond_branch_right")->state
+            == StepState::enqueued);
+      CHECK(reset.find_step("diamond_branch_right")->attempts == 1);
+      auto done = driver.run(id, succeed);
+      CHECK(done.task.state == TaskState::complete);
+    }
+    SUBCASE("complete manually with a result") {
+      auto completed = driver.apply_planned(plan_step_action(
+          failed, "diamond_branch_right", StepAction::complete_manually,
+          {{"value", 100}}, driver.context_at()));
+      CHECK(completed.find_step("diamond_branch_right")->results
+            == nlohmann::json{{"value", 100}});
+      auto done = driver.run(id, succeed);
+      CHECK(done.task.state == TaskState::complete);
+      // The end step saw the operator's result: 1 + left (2) + 100.
+      CHECK(done.find_step("diamond_end")->results.at("value") == 103);
+    }
+    SUBCASE("resolve manually") {
+      driver.apply_planned(plan_step_action(failed, "diamond_branch_right",
+                                            StepAction::resolve_manually, {},
+                                            driver.context_at()));
+      auto done = driver.run(id, succeed);
+      CHECK(done.task.state == TaskState::complete);
+      CHECK(done.find_step("diamond_branch_right")->state
+            == StepState::resolved_manually);
+    }
+    CHECK(plan_step_action(*f.store.load(id), "no_such_step",
+                           StepAction::resolve_manually, {},
+                           driver.context_at())
+              .error()
+              .code()
+          == core::ErrorCode::not_found);
   }
 }

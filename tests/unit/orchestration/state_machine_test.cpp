@@ -69,6 +69,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::pending, TE::cancel, TS::cancelled},
     {TS::pending, TE::reset, kRejected},
     {TS::pending, TE::resolve_manually, TS::resolved_manually},
+    {TS::pending, TE::expire, TS::error},
     // initializing
     {TS::initializing, TE::start, kRejected},
     {TS::initializing, TE::ready_steps_found, TS::enqueuing_steps},
@@ -90,6 +91,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::initializing, TE::cancel, TS::cancelled},
     {TS::initializing, TE::reset, kRejected},
     {TS::initializing, TE::resolve_manually, TS::resolved_manually},
+    {TS::initializing, TE::expire, TS::error},
     // enqueuing_steps
     {TS::enqueuing_steps, TE::start, kRejected},
     {TS::enqueuing_steps, TE::ready_steps_found, kRejected},
@@ -111,6 +113,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::enqueuing_steps, TE::cancel, TS::cancelled},
     {TS::enqueuing_steps, TE::reset, kRejected},
     {TS::enqueuing_steps, TE::resolve_manually, TS::resolved_manually},
+    {TS::enqueuing_steps, TE::expire, TS::error},
     // steps_in_process
     {TS::steps_in_process, TE::start, kRejected},
     {TS::steps_in_process, TE::ready_steps_found, kRejected},
@@ -132,6 +135,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::steps_in_process, TE::cancel, TS::cancelled},
     {TS::steps_in_process, TE::reset, kRejected},
     {TS::steps_in_process, TE::resolve_manually, TS::resolved_manually},
+    {TS::steps_in_process, TE::expire, TS::error},
     // evaluating_results
     {TS::evaluating_results, TE::start, kRejected},
     {TS::evaluating_results, TE::ready_steps_found, TS::enqueuing_steps},
@@ -154,6 +158,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::evaluating_results, TE::cancel, TS::cancelled},
     {TS::evaluating_results, TE::reset, kRejected},
     {TS::evaluating_results, TE::resolve_manually, TS::resolved_manually},
+    {TS::evaluating_results, TE::expire, TS::error},
     // waiting_for_dependencies
     {TS::waiting_for_dependencies, TE::start, kRejected},
     {TS::waiting_for_dependencies, TE::ready_steps_found, kRejected},
@@ -176,6 +181,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::waiting_for_dependencies, TE::cancel, TS::cancelled},
     {TS::waiting_for_dependencies, TE::reset, kRejected},
     {TS::waiting_for_dependencies, TE::resolve_manually, TS::resolved_manually},
+    {TS::waiting_for_dependencies, TE::expire, TS::error},
     // waiting_for_retry
     {TS::waiting_for_retry, TE::start, kRejected},
     {TS::waiting_for_retry, TE::ready_steps_found, kRejected},
@@ -197,6 +203,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::waiting_for_retry, TE::cancel, TS::cancelled},
     {TS::waiting_for_retry, TE::reset, kRejected},
     {TS::waiting_for_retry, TE::resolve_manually, TS::resolved_manually},
+    {TS::waiting_for_retry, TE::expire, TS::error},
     // blocked_by_failures
     {TS::blocked_by_failures, TE::start, kRejected},
     {TS::blocked_by_failures, TE::ready_steps_found, kRejected},
@@ -218,6 +225,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::blocked_by_failures, TE::cancel, TS::cancelled},
     {TS::blocked_by_failures, TE::reset, kRejected},
     {TS::blocked_by_failures, TE::resolve_manually, TS::resolved_manually},
+    {TS::blocked_by_failures, TE::expire, TS::error},
     // complete
     {TS::complete, TE::start, kRejected},
     {TS::complete, TE::ready_steps_found, kRejected},
@@ -239,6 +247,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::complete, TE::cancel, kRejected},
     {TS::complete, TE::reset, kRejected},
     {TS::complete, TE::resolve_manually, kRejected},
+    {TS::complete, TE::expire, kRejected},
     // error
     {TS::error, TE::start, kRejected},
     {TS::error, TE::ready_steps_found, kRejected},
@@ -260,6 +269,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::error, TE::cancel, kRejected},
     {TS::error, TE::reset, TS::pending},
     {TS::error, TE::resolve_manually, TS::resolved_manually},
+    {TS::error, TE::expire, kRejected},
     // cancelled
     {TS::cancelled, TE::start, kRejected},
     {TS::cancelled, TE::ready_steps_found, kRejected},
@@ -281,6 +291,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::cancelled, TE::cancel, kRejected},
     {TS::cancelled, TE::reset, kRejected},
     {TS::cancelled, TE::resolve_manually, kRejected},
+    {TS::cancelled, TE::expire, kRejected},
     // resolved_manually
     {TS::resolved_manually, TE::start, kRejected},
     {TS::resolved_manually, TE::ready_steps_found, kRejected},
@@ -302,6 +313,7 @@ const std::vector<Row<TS, TE>> kTaskTable = {
     {TS::resolved_manually, TE::cancel, kRejected},
     {TS::resolved_manually, TE::reset, kRejected},
     {TS::resolved_manually, TE::resolve_manually, kRejected},
+    {TS::resolved_manually, TE::expire, kRejected},
 };
 
 const std::vector<Row<SS, SE>> kStepTable = {
@@ -523,6 +535,7 @@ TEST_CASE("task states and events round-trip through their database names") {
       {TE::cancel, "cancel"},
       {TE::reset, "reset"},
       {TE::resolve_manually, "resolve_manually"},
+      {TE::expire, "expire"},
   };
   REQUIRE(events.size() == kAllTaskEvents.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
