@@ -77,6 +77,17 @@ using event_system_actor = caf::typed_actor<
     caf::replies_to<GetEventSystemStatus>::with<EventSystemStatus>,
     caf::replies_to<ShutdownEventSystem>::with<DrainReport>>;
 
+/// An orchestration shard: the processor's commands for the tasks it owns
+/// (serialized per task), plus its batching signal.
+using orchestration_shard_actor
+    = orchestration_processor_actor::extend<caf::reacts_to<FlushResults>>;
+
+/// Sends the task store's outbox through the messaging provider.
+using outbox_relay_actor = caf::typed_actor<caf::reacts_to<RelayOutbox>>;
+
+/// Finds due retries, overdue steps and stale tasks on a timer.
+using orchestration_sweeper_actor = caf::typed_actor<caf::reacts_to<SweepTick>>;
+
 /// True when a handle of type `Handle` accepts a message made of `Ts...`.
 /// It is the check behind `send` (a `static_assert`: "receiver does not
 /// accept given message") and `request` (which drops out of overload

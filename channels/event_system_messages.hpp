@@ -275,4 +275,38 @@ typename Inspector::result_type inspect(Inspector& f, EventSystemStatus& x) {
            x.poll_timer, x.stats);
 }
 
+/// An orchestration shard's own signal: process the step results that
+/// arrived since the last batch.
+struct FlushResults {
+  friend bool operator==(const FlushResults&, const FlushResults&) = default;
+};
+
+/// Inspects a `FlushResults`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, FlushResults&) {
+  return f(caf::meta::type_name("FlushResults"));
+}
+
+/// Send what waits in the task store's outbox now.
+struct RelayOutbox {
+  friend bool operator==(const RelayOutbox&, const RelayOutbox&) = default;
+};
+
+/// Inspects a `RelayOutbox`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, RelayOutbox&) {
+  return f(caf::meta::type_name("RelayOutbox"));
+}
+
+/// The orchestration sweeper's timer.
+struct SweepTick {
+  friend bool operator==(const SweepTick&, const SweepTick&) = default;
+};
+
+/// Inspects a `SweepTick`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SweepTick&) {
+  return f(caf::meta::type_name("SweepTick"));
+}
+
 } // namespace tasker::channels

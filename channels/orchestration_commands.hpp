@@ -286,6 +286,9 @@ struct ProcessingStats {
   uint64_t tasks_finalized = 0;
   /// Commands answered with an error.
   uint64_t commands_failed = 0;
+  /// Batches the step results were decided and written in (fewer than
+  /// results when they arrive in bursts).
+  uint64_t result_batches = 0;
 
   friend bool operator==(const ProcessingStats&, const ProcessingStats&)
       = default;
@@ -295,7 +298,8 @@ struct ProcessingStats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ProcessingStats& x) {
   return f(caf::meta::type_name("ProcessingStats"), x.tasks_initialized,
-           x.step_results_processed, x.tasks_finalized, x.commands_failed);
+           x.step_results_processed, x.tasks_finalized, x.commands_failed,
+           x.result_batches);
 }
 
 /// Ask for the orchestration processor's health.

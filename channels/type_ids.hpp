@@ -69,6 +69,11 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::ShutdownEventSystem))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetEventSystemStatus))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::EventSystemStatus))
 
+// orchestration internals
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FlushResults))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::RelayOutbox))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::SweepTick))
+
 CAF_END_TYPE_ID_BLOCK(tasker)
 
 // Lets `core::ErrorCode` convert to `caf::error` (category atom "tasker").

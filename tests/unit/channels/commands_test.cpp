@@ -62,7 +62,7 @@ TEST_CASE_FIXTURE(ChannelsFixture, "orchestration replies round-trip") {
   check_round_trips(*this, TaskInitialized{"task-1", true});
   check_round_trips(*this, StepResultProcessed{"task-1", "step-1", true});
   check_round_trips(*this, TaskFinalized{"task-1", false, "complete", "o-2"});
-  check_round_trips(*this, ProcessingStats{1, 2, 3, 4});
+  check_round_trips(*this, ProcessingStats{1, 2, 3, 4, 5});
   check_round_trips(
       *this, OrchestrationHealth{true, true, false, 7, 50, "queue x missing"});
 }
@@ -144,6 +144,9 @@ TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
   check_round_trips(*this, DrainReport{false, 2, 5});
   check_round_trips(*this, ShutdownEventSystem{30000});
   check_round_trips(*this, GetEventSystemStatus{});
+  check_round_trips(*this, FlushResults{});
+  check_round_trips(*this, RelayOutbox{});
+  check_round_trips(*this, SweepTick{});
   check_round_trips(*this, EventSystemStatus{"worker",
                                              "pgmq",
                                              "Hybrid",

@@ -1,0 +1,426 @@
+#include "orchestration/task_shard.hpp"
+
+#include "channels/error_category.hpp"
+#include "channels/message_json.hpp"
+#include "core/logger.hpp"
+#include "orchestration/change_applier.hpp"
+#include "orchestration/task_factory.hpp"
+
+#include <functional>
+#include <map>
+#include <random>
+
+namespace tasker::orchestration {
+
+namespace {
+
+constexpr std::string_view kComponent = "orchestration";
+
+caf::error to_caf(const core::Error& err) {
+  return channels::to_caf_error(err);
+}
+
+// An answer for the requester: the value, or the error as a `caf::error`.
+template <class T>
+caf::result<T> reply(core::Result<T> outcome) {
+  if (!outcome)
+    return to_caf(outcome.error());
+  return std::move(*outcome);
+}
+
+} // namespace
+
+std::size_t shard_of(const std::string& task_id, std::size_t count) {
+  return count == 0 ? 0 : std::hash<std::string>{}(task_id) % count;
+}
+
+TaskShard::TaskShard(caf::actor_config& cfg, TaskStoreHandle store,
+                     messaging::MessagingProvider provider,
+                     std::shared_ptr<const config::TemplateCatalog> catalog,
+                     channels::orchestration_processor_actor front,
+                     channels::outbox_relay_actor relay,
+                     TaskShardOptions options)
+    : channels::orchestration_shard_actor::base(cfg), store_(std::move(store)),
+      provider_(std::move(provider)), catalog_(std::move(catalog)),
+      front_(std::move(front)), relay_(std::move(relay)),
+      options_(std::move(options)), jitter_(std::random_device{}()) {}
+
+void TaskShard::on_exit() {
+  front_ = nullptr;
+  relay_ = nullptr;
+}
+
+TaskShard::behavior_type TaskShard::make_behavior() {
+  using namespace channels;
+  return {
+      [this](InitializeTask& command) {
+        return reply(initialize(command.request));
+      },
+      [this](InitializeTaskFromMessage& command) {
+        return reply(initialize_from(claim(command.message)));
+      },
+      [this](InitializeTaskFromMessageEvent& command) {
+        return reply(initialize_from(read(command.queue, command.msg_id)));
+      },
+      [this](ProcessStepResult& command) {
+        auto promise = make_response_promise<StepResultProcessed>();
+        enqueue_result({std::move(command.result), std::nullopt, promise});
+        return promise;
+      },
+      [this](ProcessStepResultFromMessage& command) {
+        return accept_result(claim(command.message));
+      },
+      [this](ProcessStepResultFromMessageEvent& command) {
+        return accept_result(read(command.queue, command.msg_id));
+      },
+      [this](FinalizeTask& command) {
+        return reply(finalize(command.task_id));
+      },
+      [this](FinalizeTaskFromMessage& command) {
+        return reply(finalize_from(claim(command.message)));
+      },
+      [this](FinalizeTaskFromMessageEvent& command) {
+        return reply(finalize_from(read(command.queue, command.msg_id)));
+      },
+      [this](GetProcessingStats&) {
+        return stats_;
+      },
+      [this](OrchestrationHealthCheck&) {
+        return OrchestrationHealth{
+            true, true, true, static_cast<int64_t>(pending_.size()), 0, ""};
+      },
+      [this](FlushResults&) {
+        flush();
+      },
+  };
+}
+
+std::optional<messaging::QueuedMessage>
+TaskShard::claim(const messaging::QueuedMessage& message) {
+  if (message.leased)
+    return message;
+  return read(message.queue, message.id);
+}
+
+std::optional<messaging::QueuedMessage>
+TaskShard::read(const std::string& queue, int64_t id) {
+  auto got = provider_.read_by_id(queue, id, options_.visibility_timeout);
+  if (!got) {
+    core::log_warn(kComponent, "claiming message " + std::to_string(id)
+                                   + " of '" + queue
+                                   + "' failed: " + got.error().to_string());
+    return std::nullopt;
+  }
+  // Empty: another consumer holds it, or it is gone already.
+  return *got;
+}
+
+core::Result<channels::TaskInitialized>
+TaskShard::initialize(const channels::TaskRequest& request) {
+  auto context = nlohmann::json::parse(request.context_json, nullptr, false);
+  if (context.is_discarded())
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "task request: context is not valid JSON"};
+  auto version = request.version.empty()
+                     ? std::nullopt
+                     : std::optional<std::string_view>{request.version};
+  const auto* tmpl
+      = catalog_->find(request.namespace_name, request.name, version);
+  if (tmpl == nullptr)
+    return core::Error{
+        core::ErrorCode::not_found,
+        "no template '" + request.namespace_name + "/" + request.name
+            + (request.version.empty() ? "" : "@" + request.version) + "'"};
+  TaskOptions options;
+  if (!request.idempotency_key.empty())
+    options.idempotency_key = request.idempotency_key;
+  options.priority = request.priority;
+  options.initiator = request.initiator;
+  options.source_system = request.source_system;
+  options.reason = request.reason;
+  auto new_task = make_new_task(*tmpl, context, options);
+  if (!new_task)
+    return new_task.error();
+  auto created = store_.create_task(*new_task);
+  if (!created) {
+    ++stats_.commands_failed;
+    return created.error();
+  }
+  const auto& task_id = created->snapshot.task.id;
+  if (created->created) {
+    auto start = plan_start(created->snapshot, plan_context());
+    if (!start)
+      return start.error();
+    auto started = apply_with_retries(task_id, std::move(*start),
+                                      [this](const TaskSnapshot& s) {
+                                        return plan_start(s, plan_context());
+                                      });
+    if (!started) {
+      ++stats_.commands_failed;
+      return started.error();
+    }
+    ++stats_.tasks_initialized;
+  }
+  return channels::TaskInitialized{task_id, created->created};
+}
+
+core::Result<channels::TaskInitialized>
+TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message) {
+  if (!message)
+    return channels::TaskInitialized{};
+  auto request = channels::task_request_from_json(message->payload);
+  if (!request) {
+    dead_letter(*message, request.error().message());
+    return channels::TaskInitialized{};
+  }
+  auto result = initialize(*request);
+  // A request that can never succeed (bad template, bad context) goes to
+  // the dead-letter queue; a failure of the store leaves it for a retry.
+  if (!result) {
+    auto code = result.error().code();
+    if (code == core::ErrorCode::invalid_argument
+        || code == core::ErrorCode::not_found)
+      dead_letter(*message, result.error().message());
+    return result;
+  }
+  ack(message->queue, message->id);
+  return result;
+}
+
+TaskShard::ResultPromise
+TaskShard::accept_result(std::optional<messaging::QueuedMessage> message) {
+  auto promise = make_response_promise<channels::StepResultProcessed>();
+  if (!message) {
+    promise.deliver(channels::StepResultProcessed{});
+    return promise;
+  }
+  auto result = channels::step_result_from_json(message->payload);
+  if (!result) {
+    dead_letter(*message, result.error().message());
+    promise.deliver(channels::StepResultProcessed{});
+    return promise;
+  }
+  if (shard_of(result->task_id, options_.count) != options_.index) {
+    // Read by id for another shard's task: hand it over, still leased.
+    auto leased = *message;
+    leased.leased = true;
+    request(front_, caf::infinite,
+            channels::ProcessStepResultFromMessage{std::move(leased)})
+        .then(
+            [promise](channels::StepResultProcessed& done) mutable {
+              promise.deliver(std::move(done));
+            },
+            [promise](caf::error& err) mutable {
+              promise.deliver(std::move(err));
+            });
+    return promise;
+  }
+  enqueue_result({std::move(*result),
+                  std::make_pair(message->queue, message->id), promise});
+  return promise;
+}
+
+void TaskShard::enqueue_result(PendingResult pending) {
+  pending_.push_back(std::move(pending));
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    send(this, channels::FlushResults{});
+  }
+}
+
+void TaskShard::flush() {
+  flush_scheduled_ = false;
+  auto count = std::min(pending_.size(), options_.max_batch);
+  std::vector<PendingResult> batch(
+      std::make_move_iterator(pending_.begin()),
+      std::make_move_iterator(pending_.begin() + count));
+  pending_.erase(pending_.begin(), pending_.begin() + count);
+  if (!pending_.empty()) {
+    flush_scheduled_ = true;
+    send(this, channels::FlushResults{});
+  }
+  // Decide every result on the task as the results before it leave it.
+  std::map<std::string, TaskSnapshot> snapshots;
+  std::vector<ChangeSet> changes;
+  std::vector<std::size_t> change_of(batch.size(), SIZE_MAX);
+  std::vector<channels::StepResultProcessed> replies(batch.size());
+  std::vector<std::optional<core::Error>> failures(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& result = batch[i].result;
+    replies[i] = {result.task_id, result.step_id, false};
+    auto known = snapshots.find(result.task_id);
+    if (known == snapshots.end()) {
+      auto loaded = store_.load(result.task_id);
+      if (!loaded) {
+        if (loaded.error().code() != core::ErrorCode::not_found)
+          failures[i] = loaded.error();
+        else
+          core::log_warn(kComponent, "result for unknown task " + result.task_id
+                                         + " dropped");
+        continue;
+      }
+      known = snapshots.emplace(result.task_id, std::move(*loaded)).first;
+    }
+    auto change = plan_step_result(known->second, result, plan_context());
+    if (!change) {
+      // Stale or duplicate: nothing to do, counted and acked.
+      core::log_debug(kComponent, change.error().message());
+      continue;
+    }
+    auto after = apply_change(known->second, *change);
+    if (!after)
+      continue;
+    known->second = std::move(after->after);
+    change_of[i] = changes.size();
+    changes.push_back(std::move(*change));
+  }
+  auto applied = store_.apply_batch(changes);
+  ++stats_.result_batches;
+  bool wrote_messages = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (change_of[i] == SIZE_MAX)
+      continue;
+    auto& outcome = applied[change_of[i]];
+    if (!outcome
+        && outcome.error().code() == core::ErrorCode::stale_transition) {
+      // Another node (or an earlier change of this batch) moved the task:
+      // decide again on what is stored now.
+      const auto result = batch[i].result;
+      auto retried = apply_with_retries(
+          result.task_id, std::nullopt, [this, result](const TaskSnapshot& s) {
+            return plan_step_result(s, result, plan_context());
+          });
+      if (retried) {
+        replies[i].applied = true;
+        wrote_messages = true;
+      } else if (retried.error().code() != core::ErrorCode::stale_transition) {
+        failures[i] = retried.error();
+      }
+      continue;
+    }
+    if (!outcome) {
+      failures[i] = outcome.error();
+      continue;
+    }
+    replies[i].applied = true;
+    wrote_messages = wrote_messages || !changes[change_of[i]].messages.empty();
+  }
+  if (wrote_messages)
+    nudge_relay();
+  std::map<std::string, std::vector<int64_t>> acks;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (failures[i]) {
+      ++stats_.commands_failed;
+      core::log_warn(kComponent, "step result for task "
+                                     + batch[i].result.task_id
+                                     + " not processed (it comes back): "
+                                     + failures[i]->to_string());
+      batch[i].promise.deliver(to_caf(*failures[i]));
+      continue;
+    }
+    ++stats_.step_results_processed;
+    if (batch[i].ack)
+      acks[batch[i].ack->first].push_back(batch[i].ack->second);
+    batch[i].promise.deliver(replies[i]);
+  }
+  for (const auto& [queue, ids] : acks)
+    if (auto done = provider_.ack_batch(queue, ids); !done)
+      core::log_warn(kComponent, "acking " + std::to_string(ids.size())
+                                     + " result(s) on '" + queue
+                                     + "' failed (they come back and are "
+                                       "found stale): "
+                                     + done.error().to_string());
+}
+
+core::Result<channels::TaskFinalized>
+TaskShard::finalize(const std::string& task_id) {
+  auto evaluated = apply_with_retries(
+      task_id, std::nullopt, [this](const TaskSnapshot& s) {
+        ChangeSet change;
+        auto planned = plan_progress(s, change, plan_context());
+        if (!planned)
+          return core::Result<ChangeSet>{planned.error()};
+        return core::Result<ChangeSet>{std::move(change)};
+      });
+  if (!evaluated) {
+    ++stats_.commands_failed;
+    return evaluated.error();
+  }
+  ++stats_.tasks_finalized;
+  return channels::TaskFinalized{
+      task_id, true, std::string{to_string(evaluated->task.state)}, ""};
+}
+
+core::Result<channels::TaskFinalized>
+TaskShard::finalize_from(std::optional<messaging::QueuedMessage> message) {
+  if (!message)
+    return channels::TaskFinalized{};
+  auto task_id = channels::finalize_request_from_json(message->payload);
+  if (!task_id) {
+    dead_letter(*message, task_id.error().message());
+    return channels::TaskFinalized{};
+  }
+  auto result = finalize(*task_id);
+  if (result)
+    ack(message->queue, message->id);
+  return result;
+}
+
+core::Result<TaskSnapshot>
+TaskShard::apply_with_retries(const std::string& task_id,
+                              std::optional<ChangeSet> first,
+                              const Replan& replan) {
+  auto change = std::move(first);
+  for (int32_t attempt = 0;; ++attempt) {
+    if (!change) {
+      auto loaded = store_.load(task_id);
+      if (!loaded)
+        return loaded.error();
+      auto replanned = replan(*loaded);
+      if (!replanned)
+        return replanned.error();
+      if (replanned->steps.empty() && !replanned->task
+          && replanned->messages.empty())
+        return *loaded;
+      change = std::move(*replanned);
+    }
+    auto applied = store_.apply(*change);
+    if (applied && !change->messages.empty())
+      nudge_relay();
+    if (applied || applied.error().code() != core::ErrorCode::stale_transition
+        || attempt >= options_.conflict_retries)
+      return applied;
+    // Another node changed the task first: decide again on what it did.
+    change.reset();
+  }
+}
+
+void TaskShard::dead_letter(const messaging::QueuedMessage& message,
+                            const std::string& why) {
+  core::log_warn(kComponent, "message " + std::to_string(message.id) + " of '"
+                                 + message.queue
+                                 + "' moved to the dead-letter queue: " + why);
+  auto done = provider_.nack(message.queue, message.id,
+                             messaging::NackAction::dead_letter(why));
+  if (!done)
+    core::log_warn(kComponent,
+                   "dead-lettering failed: " + done.error().to_string());
+}
+
+void TaskShard::ack(const std::string& queue, int64_t id) {
+  if (auto done = provider_.ack(queue, id); !done)
+    core::log_warn(kComponent, "acking message " + std::to_string(id) + " of '"
+                                   + queue + "' failed (it comes back): "
+                                   + done.error().to_string());
+}
+
+void TaskShard::nudge_relay() {
+  if (relay_)
+    send(relay_, channels::RelayOutbox{});
+}
+
+PlanContext TaskShard::plan_context() {
+  return {Clock::now(), options_.node, jitter_.next()};
+}
+
+} // namespace tasker::orchestration

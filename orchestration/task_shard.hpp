@@ -1,0 +1,125 @@
+#pragma once
+
+#include "channels/actor_interfaces.hpp"
+#include "config/template_catalog.hpp"
+#include "messaging/messaging_provider.hpp"
+#include "orchestration/jitter_source.hpp"
+#include "orchestration/task_store_handle.hpp"
+#include "orchestration/workflow_planner.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tasker::orchestration {
+
+/// Which tasks a shard owns, and how it works.
+struct TaskShardOptions {
+  /// The node's name, recorded in the history.
+  std::string node = "orchestration";
+  /// Shard `index` of `count` owns the tasks whose id hashes to it.
+  std::size_t index = 0;
+  std::size_t count = 1;
+  /// Lease taken when a shard claims a message by id.
+  std::chrono::seconds visibility_timeout{30};
+  /// Most step results in one batch (one store transaction).
+  std::size_t max_batch = 256;
+  /// Re-plans after another node changed the task first.
+  int32_t conflict_retries = 3;
+};
+
+/// Returns the shard of `count` that owns task `task_id`.
+std::size_t shard_of(const std::string& task_id, std::size_t count);
+
+/// The task request actor, result processor and finalizer of the tasks it
+/// owns: commands for one task are handled by one shard, one at a time,
+/// while shards run in parallel. It claims messages that are not leased
+/// (`read_by_id`), decodes them, decides with the workflow planner and
+/// applies the decision through the store's guards; on a conflict (another
+/// node changed the task) it reloads and decides again. Step results that
+/// arrive together are decided one after another on the evolving snapshot
+/// and written in one `apply_batch`. A message is acked only after its
+/// effect committed (or when it proved a duplicate); one that cannot be
+/// decoded is dead-lettered, naming the problem. A result found to belong
+/// to another shard's task (read by id) is handed to `front` for routing.
+class TaskShard : public channels::orchestration_shard_actor::base {
+ public:
+  TaskShard(caf::actor_config& cfg, TaskStoreHandle store,
+            messaging::MessagingProvider provider,
+            std::shared_ptr<const config::TemplateCatalog> catalog,
+            channels::orchestration_processor_actor front,
+            channels::outbox_relay_actor relay, TaskShardOptions options);
+
+  const char* name() const override {
+    return "task_shard";
+  }
+
+  behavior_type make_behavior() override;
+
+  void on_exit() override;
+
+ private:
+  using ResultPromise
+      = caf::typed_response_promise<channels::StepResultProcessed>;
+
+  /// A step result waiting for the next batch.
+  struct PendingResult {
+    channels::StepResult result;
+    /// The queued message to ack once decided; empty for direct commands.
+    std::optional<std::pair<std::string, int64_t>> ack;
+    ResultPromise promise;
+  };
+
+  /// A message to act on: claimed (or leased already), or nothing.
+  std::optional<messaging::QueuedMessage>
+  claim(const messaging::QueuedMessage& message);
+  std::optional<messaging::QueuedMessage> read(const std::string& queue,
+                                               int64_t id);
+
+  core::Result<channels::TaskInitialized>
+  initialize(const channels::TaskRequest& request);
+  core::Result<channels::TaskInitialized>
+  initialize_from(std::optional<messaging::QueuedMessage> message);
+
+  ResultPromise accept_result(std::optional<messaging::QueuedMessage> message);
+  void enqueue_result(PendingResult pending);
+  void flush();
+
+  core::Result<channels::TaskFinalized> finalize(const std::string& task_id);
+  core::Result<channels::TaskFinalized>
+  finalize_from(std::optional<messaging::QueuedMessage> message);
+
+  using Replan = std::function<core::Result<ChangeSet>(const TaskSnapshot&)>;
+
+  /// Applies `first` (or, when empty, what `replan` decides on the stored
+  /// task), deciding again with `replan` after a conflict; returns the task
+  /// after it.
+  core::Result<TaskSnapshot> apply_with_retries(const std::string& task_id,
+                                                std::optional<ChangeSet> first,
+                                                const Replan& replan);
+
+  void dead_letter(const messaging::QueuedMessage& message,
+                   const std::string& why);
+  void ack(const std::string& queue, int64_t id);
+  void nudge_relay();
+  PlanContext plan_context();
+
+  TaskStoreHandle store_;
+  messaging::MessagingProvider provider_;
+  std::shared_ptr<const config::TemplateCatalog> catalog_;
+  channels::orchestration_processor_actor front_;
+  channels::outbox_relay_actor relay_;
+  TaskShardOptions options_;
+  JitterSource jitter_;
+  std::vector<PendingResult> pending_;
+  bool flush_scheduled_ = false;
+  channels::ProcessingStats stats_;
+};
+
+} // namespace tasker::orchestration

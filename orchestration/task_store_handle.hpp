@@ -1,0 +1,126 @@
+#pragma once
+
+#include "orchestration/in_memory_task_store.hpp"
+#include "orchestration/task_store.hpp"
+
+#include <utility>
+#include <variant>
+
+namespace tasker::orchestration {
+
+/// One of the concrete task stores, chosen at run time; every operation
+/// goes through `visit`, like `messaging::MessagingProvider`. A cheap
+/// handle: copies share the store.
+class TaskStoreHandle {
+ public:
+  using Variant = std::variant<InMemoryTaskStore>;
+
+  template <class Store>
+  requires TaskStore<Store>
+  explicit TaskStoreHandle(Store store) : impl_(std::move(store)) {}
+
+  /// Calls `f` with the concrete store.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(std::forward<F>(f), impl_);
+  }
+
+  /// True when calls may block on the network (actors using it then run
+  /// detached).
+  bool blocks() const {
+    return !std::holds_alternative<InMemoryTaskStore>(impl_);
+  }
+
+  core::Result<CreatedTask> create_task(const NewTask& request) {
+    return visit([&](auto& s) {
+      return s.create_task(request);
+    });
+  }
+
+  core::Result<TaskSnapshot> load(const std::string& task_id) {
+    return visit([&](auto& s) {
+      return s.load(task_id);
+    });
+  }
+
+  core::Result<TaskSnapshot> apply(const ChangeSet& change) {
+    return visit([&](auto& s) {
+      return s.apply(change);
+    });
+  }
+
+  std::vector<core::Result<TaskSnapshot>>
+  apply_batch(const std::vector<ChangeSet>& changes) {
+    return visit([&](auto& s) {
+      return s.apply_batch(changes);
+    });
+  }
+
+  core::Result<std::vector<TransitionRecord>>
+  history(const std::string& task_id) {
+    return visit([&](auto& s) {
+      return s.history(task_id);
+    });
+  }
+
+  core::Result<TaskPage> list_tasks(const TaskQuery& query) {
+    return visit([&](auto& s) {
+      return s.list_tasks(query);
+    });
+  }
+
+  core::Result<std::vector<OutboxEntry>> take_outbox(int32_t limit) {
+    return visit([&](auto& s) {
+      return s.take_outbox(limit);
+    });
+  }
+
+  core::Result<void> remove_outbox(const std::vector<int64_t>& ids) {
+    return visit([&](auto& s) {
+      return s.remove_outbox(ids);
+    });
+  }
+
+  core::Result<std::vector<std::string>> due_retries(TimePoint now,
+                                                     int32_t limit) {
+    return visit([&](auto& s) {
+      return s.due_retries(now, limit);
+    });
+  }
+
+  core::Result<std::vector<OverdueStep>>
+  overdue_steps(TimePoint now, std::chrono::seconds grace, int32_t limit) {
+    return visit([&](auto& s) {
+      return s.overdue_steps(now, grace, limit);
+    });
+  }
+
+  core::Result<std::vector<std::string>>
+  stale_tasks(TimePoint now, const StalenessLimits& limits, int32_t limit) {
+    return visit([&](auto& s) {
+      return s.stale_tasks(now, limits, limit);
+    });
+  }
+
+  core::Result<std::vector<DeadLetterEntry>>
+  dead_letters(std::optional<DeadLetterResolution> resolution, int32_t limit) {
+    return visit([&](auto& s) {
+      return s.dead_letters(resolution, limit);
+    });
+  }
+
+  core::Result<DeadLetterEntry>
+  resolve_dead_letter(int64_t id, DeadLetterResolution resolution,
+                      const std::string& notes, const std::string& by) {
+    return visit([&](auto& s) {
+      return s.resolve_dead_letter(id, resolution, notes, by);
+    });
+  }
+
+ private:
+  Variant impl_;
+};
+
+static_assert(TaskStore<TaskStoreHandle>);
+
+} // namespace tasker::orchestration

@@ -1,0 +1,227 @@
+// The orchestration processor behind a real event system, on the in-memory
+// provider and store, on CAF's test coordinator: task requests arrive as
+// queue messages, step messages leave through the outbox relay, the test
+// plays the worker.
+
+#include "actors/event_system.hpp"
+#include "channels/actor_system_setup.hpp"
+#include "channels/message_json.hpp"
+#include "config/queue_names.hpp"
+#include "messaging/in_memory/manual_clock.hpp"
+#include "orchestration/orchestration_processor.hpp"
+#include "tests/conformance/workflow_suite.hpp"
+
+#include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace tasker;
+using namespace tasker::orchestration;
+
+namespace {
+
+const std::vector<std::string> kOrchestrationQueues{
+    "orchestration_task_requests", "orchestration_step_results",
+    "orchestration_task_finalizations"};
+
+struct Fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::shared_ptr<messaging::ManualClock> clock
+      = std::make_shared<messaging::ManualClock>();
+  messaging::MessagingProvider provider;
+  InMemoryTaskStore memory;
+  TaskStoreHandle store{memory};
+  std::shared_ptr<config::TemplateCatalog> catalog;
+  channels::orchestration_processor_actor processor;
+  channels::event_system_actor events;
+
+  Fixture()
+      : sys{prepared(cfg)},
+        sched{dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())},
+        self{sys}, provider{
+                       messaging::InMemoryProvider{provider_options(clock)}} {
+    auto loaded = config::TemplateCatalog::load(std::string{TASKER_SOURCE_DIR}
+                                                + "/examples/templates");
+    REQUIRE(loaded.ok());
+    catalog = std::make_shared<config::TemplateCatalog>(std::move(*loaded));
+    REQUIRE(provider.ensure_queues(kOrchestrationQueues).ok());
+    for (const auto& tmpl : catalog->templates())
+      REQUIRE(provider.create_queue(tmpl.queue_name()).ok());
+    OrchestrationProcessorOptions options;
+    options.shards = 3;
+    processor
+        = sys.spawn<OrchestrationProcessor>(store, provider, catalog, options);
+    actors::EventSystemOptions es;
+    es.name = "orchestration";
+    es.queues = kOrchestrationQueues;
+    es.config.deployment_mode = config::DeploymentMode::event_driven_only;
+    es.mode_key = "orchestration.event_system.deployment_mode";
+    events = sys.spawn<actors::OrchestrationEventSystem>(
+        provider, processor, &actors::route_orchestration, es);
+    sched.run();
+  }
+
+  ~Fixture() {
+    self->send_exit(events, caf::exit_reason::user_shutdown);
+    self->send_exit(processor, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  static caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
+    channels::configure_actor_system(cfg);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    return cfg;
+  }
+
+  static messaging::InMemoryOptions
+  provider_options(std::shared_ptr<messaging::ManualClock> clock) {
+    messaging::InMemoryOptions options;
+    options.push_mode = messaging::InMemoryPushMode::leased_message;
+    options.manual_clock = std::move(clock);
+    return options;
+  }
+
+  void request_task(const std::string& ns, const std::string& name,
+                    const nlohmann::json& context, const std::string& key) {
+    channels::TaskRequest request{ns,     name, "", context.dump(), key, 0,
+                                  "test", "",   ""};
+    auto sent = provider.send("orchestration_task_requests",
+                              {channels::to_json_text(request), {}, {}});
+    REQUIRE(sent.ok());
+    sched.run();
+  }
+
+  // Plays the worker: answers every step message waiting on `queue` with
+  // `testing::succeed`; returns how many.
+  int work(const std::string& queue) {
+    auto messages = provider.receive(queue, 1000, std::chrono::seconds{30});
+    REQUIRE(messages.ok());
+    for (const auto& message : *messages) {
+      auto result = testing::succeed(nlohmann::json::parse(message.payload));
+      REQUIRE(provider
+                  .send("orchestration_step_results",
+                        {channels::to_json_text(result), {}, {}})
+                  .ok());
+      REQUIRE(provider.ack(queue, message.id).ok());
+    }
+    sched.run();
+    return static_cast<int>(messages->size());
+  }
+
+  channels::ProcessingStats stats() {
+    auto handle = self->request(processor, caf::infinite,
+                                channels::GetProcessingStats{});
+    sched.run();
+    channels::ProcessingStats out;
+    handle.receive(
+        [&](channels::ProcessingStats& s) {
+          out = s;
+        },
+        [&](caf::error& err) {
+          FAIL(caf::to_string(err));
+        });
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("task requests become tasks whose steps run to completion") {
+  Fixture f;
+  f.request_task("diamond_workflow", "diamond_pattern", {{"even_number", 6}},
+                 "one");
+  auto page = f.store.list_tasks({});
+  REQUIRE(page.ok());
+  REQUIRE(page->tasks.size() == 1);
+  const auto id = page->tasks[0].id;
+  // The request was acked once the task existed.
+  CHECK(f.provider.metrics("orchestration_task_requests")->depth == 0);
+  int rounds = 0;
+  while (f.work("worker_diamond_workflow_queue") > 0)
+    ++rounds;
+  CHECK(rounds == 3); // start, both branches, end
+  auto done = f.store.load(id);
+  REQUIRE(done.ok());
+  CHECK(done->task.state == TaskState::complete);
+  // Every result was acked, no step message is left behind.
+  CHECK(f.provider.metrics("orchestration_step_results")->depth == 0);
+  CHECK(f.store.take_outbox(10)->empty());
+  auto stats = f.stats();
+  CHECK(stats.tasks_initialized == 1);
+  CHECK(stats.step_results_processed == 4);
+  CHECK(stats.commands_failed == 0);
+
+  // The same request again: the same task, nothing new dispatched.
+  f.request_task("diamond_workflow", "diamond_pattern", {{"even_number", 6}},
+                 "one");
+  CHECK(f.store.list_tasks({})->total == 1);
+  CHECK(f.work("worker_diamond_workflow_queue") == 0);
+}
+
+TEST_CASE("a burst of results is decided in batches, tasks in parallel") {
+  Fixture f;
+  for (int i = 0; i < 30; ++i)
+    f.request_task("tree_workflow", "hierarchical_tree", {{"even_number", 4}},
+                   "tree-" + std::to_string(i));
+  while (f.work("worker_tree_workflow_queue") > 0) {
+  }
+  auto page = f.store.list_tasks({TaskState::complete, {}, {}, 100, 0});
+  REQUIRE(page.ok());
+  CHECK(page->total == 30);
+  auto stats = f.stats();
+  CHECK(stats.step_results_processed == 30 * 8);
+  // Results of one round arrive together: far fewer batches than results.
+  CHECK(stats.result_batches < stats.step_results_processed / 4);
+}
+
+TEST_CASE("a request that cannot become a task is dead-lettered, named") {
+  Fixture f;
+  f.request_task("diamond_workflow", "no_such_template", {}, "x");
+  f.request_task("diamond_workflow", "diamond_pattern",
+                 {{"even_number", "six"}}, "y");
+  CHECK(f.store.list_tasks({})->total == 0);
+  auto dead = f.provider.receive("orchestration_task_requests_dlq", 10,
+                                 std::chrono::seconds{30});
+  REQUIRE(dead.ok());
+  CHECK(dead->size() == 2);
+  CHECK(f.provider.metrics("orchestration_task_requests")->depth == 0);
+}
+
+TEST_CASE("a duplicate result changes nothing and is acked") {
+  Fixture f;
+  f.request_task("linear_workflow", "mathematical_sequence",
+                 {{"even_number", 2}}, "dup");
+  auto messages = f.provider.receive("worker_linear_workflow_queue", 10,
+                                     std::chrono::seconds{30});
+  REQUIRE(messages.ok());
+  REQUIRE(messages->size() == 1);
+  auto result
+      = testing::succeed(nlohmann::json::parse(messages->front().payload));
+  REQUIRE(f.provider.ack("worker_linear_workflow_queue", messages->front().id)
+              .ok());
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(f.provider
+                .send("orchestration_step_results",
+                      {channels::to_json_text(result), {}, {}})
+                .ok());
+  f.sched.run();
+  CHECK(f.provider.metrics("orchestration_step_results")->depth == 0);
+  auto id = f.store.list_tasks({})->tasks.at(0).id;
+  auto snapshot = f.store.load(id);
+  CHECK(snapshot->steps.at(0).state == StepState::complete);
+  CHECK(snapshot->steps.at(1).state == StepState::enqueued);
+  CHECK(snapshot->steps.at(1).attempts == 1);
+  // One next step message, not two.
+  CHECK(f.provider.metrics("worker_linear_workflow_queue")->depth == 1);
+}
