@@ -420,7 +420,7 @@ void TaskShard::nudge_relay() {
 }
 
 PlanContext TaskShard::plan_context() {
-  return {Clock::now(), options_.node, jitter_.next()};
+  return {options_.now(), options_.node, jitter_.next()};
 }
 
 } // namespace tasker::orchestration

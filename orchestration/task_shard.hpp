@@ -32,6 +32,10 @@ struct TaskShardOptions {
   std::size_t max_batch = 256;
   /// Re-plans after another node changed the task first.
   int32_t conflict_retries = 3;
+  /// The time decisions are taken at (tests move it by hand).
+  std::function<TimePoint()> now = [] {
+    return Clock::now();
+  };
 };
 
 /// Returns the shard of `count` that owns task `task_id`.

@@ -403,24 +403,32 @@ core::Result<ChangeSet> plan_step_action(const TaskSnapshot& snapshot,
   return change;
 }
 
+channels::StepResult timeout_result(const std::string& task_id,
+                                    const std::string& step_id, int32_t attempt,
+                                    const std::string& detail) {
+  channels::StepResult out;
+  out.task_id = task_id;
+  out.step_id = step_id;
+  out.attempt = attempt;
+  out.success = false;
+  out.error_type = "timeout";
+  out.error_message = detail;
+  out.retryable = true;
+  return out;
+}
+
 core::Result<ChangeSet> plan_timeout(const TaskSnapshot& snapshot,
                                      const std::string& step_id,
                                      int32_t attempt, const PlanContext& ctx) {
   auto step = snapshot.step_by_id(step_id);
-  channels::StepResult timeout;
-  timeout.task_id = snapshot.task.id;
-  timeout.step_id = step_id;
-  timeout.attempt = attempt;
-  timeout.success = false;
-  timeout.error_type = "timeout";
-  timeout.error_message
+  auto detail
       = "step '" + (step ? step->name : step_id) + "' ran past its timeout of "
         + std::to_string(step && step->timeout_seconds ? *step->timeout_seconds
                                                        : 0)
         + " s";
-  timeout.retryable = true;
-  timeout.worker_id = ctx.node;
-  return plan_step_result(snapshot, timeout, ctx);
+  auto result = timeout_result(snapshot.task.id, step_id, attempt, detail);
+  result.worker_id = ctx.node;
+  return plan_step_result(snapshot, result, ctx);
 }
 
 core::Result<ChangeSet> plan_expire(const TaskSnapshot& snapshot,

@@ -116,6 +116,12 @@ core::Result<ChangeSet> plan_step_action(const TaskSnapshot& snapshot,
                                          const nlohmann::json& result,
                                          const PlanContext& ctx);
 
+/// The failure recorded for attempt `attempt` of a step that ran past its
+/// timeout: retryable, of kind `timeout`, `detail` as its message.
+channels::StepResult timeout_result(const std::string& task_id,
+                                    const std::string& step_id, int32_t attempt,
+                                    const std::string& detail);
+
 /// A dispatched step that ran past its timeout fails as a retryable
 /// `timeout`, under the same rules as a worker's failure (it is dispatched
 /// again after its backoff while attempts are left).

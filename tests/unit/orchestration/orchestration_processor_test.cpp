@@ -9,6 +9,7 @@
 #include "config/queue_names.hpp"
 #include "messaging/in_memory/manual_clock.hpp"
 #include "orchestration/orchestration_processor.hpp"
+#include "orchestration/orchestration_sweeper.hpp"
 #include "tests/conformance/workflow_suite.hpp"
 
 #include <doctest/doctest.h>
@@ -45,6 +46,7 @@ struct Fixture {
   std::shared_ptr<config::TemplateCatalog> catalog;
   channels::orchestration_processor_actor processor;
   channels::event_system_actor events;
+  channels::orchestration_sweeper_actor sweeper;
 
   Fixture()
       : sys{prepared(cfg)},
@@ -58,10 +60,19 @@ struct Fixture {
     REQUIRE(provider.ensure_queues(kOrchestrationQueues).ok());
     for (const auto& tmpl : catalog->templates())
       REQUIRE(provider.create_queue(tmpl.queue_name()).ok());
+    auto now = [clock = clock] {
+      return clock->now();
+    };
     OrchestrationProcessorOptions options;
     options.shards = 3;
+    options.shard.now = now;
     processor
         = sys.spawn<OrchestrationProcessor>(store, provider, catalog, options);
+    OrchestrationSweeperOptions sweep;
+    sweep.interval = std::chrono::seconds{1};
+    sweep.timeout_grace = std::chrono::seconds{5};
+    sweep.now = now;
+    sweeper = sys.spawn<OrchestrationSweeper>(store, processor, sweep);
     actors::EventSystemOptions es;
     es.name = "orchestration";
     es.queues = kOrchestrationQueues;
@@ -74,6 +85,7 @@ struct Fixture {
 
   ~Fixture() {
     self->send_exit(events, caf::exit_reason::user_shutdown);
+    self->send_exit(sweeper, caf::exit_reason::user_shutdown);
     self->send_exit(processor, caf::exit_reason::user_shutdown);
     sched.run();
   }
@@ -102,13 +114,24 @@ struct Fixture {
     sched.run();
   }
 
+  // Moves the provider's clock, the store's decisions and the actors'
+  // timers together.
+  void advance(std::chrono::milliseconds by) {
+    clock->advance(by);
+    sched.advance_time(by);
+    sched.run();
+  }
+
   // Plays the worker: answers every step message waiting on `queue` with
-  // `testing::succeed`; returns how many.
-  int work(const std::string& queue) {
+  // `worker`; returns how many.
+  int work(
+      const std::string& queue,
+      const std::function<channels::StepResult(const nlohmann::json&)>& worker
+      = testing::succeed) {
     auto messages = provider.receive(queue, 1000, std::chrono::seconds{30});
     REQUIRE(messages.ok());
     for (const auto& message : *messages) {
-      auto result = testing::succeed(nlohmann::json::parse(message.payload));
+      auto result = worker(nlohmann::json::parse(message.payload));
       REQUIRE(provider
                   .send("orchestration_step_results",
                         {channels::to_json_text(result), {}, {}})
@@ -224,4 +247,46 @@ TEST_CASE("a duplicate result changes nothing and is acked") {
   CHECK(snapshot->steps.at(1).attempts == 1);
   // One next step message, not two.
   CHECK(f.provider.metrics("worker_linear_workflow_queue")->depth == 1);
+}
+
+TEST_CASE("the sweeper dispatches due retries and times out lost steps") {
+  using namespace std::chrono_literals;
+  Fixture f;
+  f.request_task("diamond_workflow", "diamond_pattern", {{"even_number", 6}},
+                 "sweep");
+  const auto id = f.store.list_tasks({})->tasks.at(0).id;
+  const std::string queue = "worker_diamond_workflow_queue";
+  // The start step's worker dies with it: 30 s timeout plus 5 s grace.
+  auto lost = f.provider.receive(queue, 10, std::chrono::seconds{300});
+  REQUIRE(lost->size() == 1);
+  f.advance(34s);
+  CHECK(f.store.load(id)->steps.at(0).state == StepState::enqueued);
+  f.advance(1s);
+  auto timed_out = f.store.load(id)->steps.at(0);
+  CHECK(timed_out.state == StepState::waiting_for_retry);
+  CHECK(timed_out.last_error.at("kind") == "timeout");
+  // Its retry (1 s backoff) is dispatched by the next sweep.
+  f.advance(1s);
+  CHECK(f.store.load(id)->steps.at(0).attempts == 2);
+  // A branch fails once, retryable; its retry is due 1 s later.
+  bool failed_once = false;
+  auto flaky = [&](const nlohmann::json& message) {
+    auto result = testing::succeed(message);
+    if (message.at("step_name") == "diamond_branch_left" && !failed_once) {
+      failed_once = true;
+      result.success = false;
+      result.error_message = "try again";
+      result.retryable = true;
+    }
+    return result;
+  };
+  CHECK(f.work(queue, flaky) == 1);
+  CHECK(f.work(queue, flaky) == 2);
+  CHECK(f.work(queue, flaky) == 0);
+  f.advance(1s);
+  while (f.work(queue, flaky) > 0) {
+  }
+  auto done = f.store.load(id);
+  CHECK(done->task.state == TaskState::complete);
+  CHECK(done->find_step("diamond_branch_left")->attempts == 2);
 }
