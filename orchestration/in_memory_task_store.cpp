@@ -31,7 +31,13 @@ struct InMemoryTaskStore::State {
     auto applied = apply_change(i->second, change);
     if (!applied)
       return applied.error();
-    if (change.dead_letter) {
+    // One pending investigation per task: a second give-up joins it.
+    bool pending = std::any_of(
+        dead_letters.begin(), dead_letters.end(), [&](const auto& entry) {
+          return entry.task_id == change.task_id
+                 && entry.resolution == DeadLetterResolution::pending;
+        });
+    if (change.dead_letter && !pending) {
       DeadLetterEntry entry;
       entry.id = static_cast<int64_t>(dead_letters.size()) + 1;
       entry.task_id = change.task_id;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "orchestration/in_memory_task_store.hpp"
+#include "orchestration/pg_task_store.hpp"
 #include "orchestration/task_store.hpp"
 
 #include <utility>
@@ -13,7 +14,7 @@ namespace tasker::orchestration {
 /// handle: copies share the store.
 class TaskStoreHandle {
  public:
-  using Variant = std::variant<InMemoryTaskStore>;
+  using Variant = std::variant<InMemoryTaskStore, PgTaskStore>;
 
   template <class Store>
   requires TaskStore<Store>

@@ -348,6 +348,45 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
         == core::ErrorCode::not_found);
   }
 
+  SUBCASE("a task keeps one pending dead-letter entry") {
+    auto created = f.store.create_task(diamond_request(ns, {{"n", 9}}));
+    REQUIRE(created.ok());
+    const auto id = created->snapshot.task.id;
+    auto give_up = [&](TaskState from, TaskEvent event) {
+      ChangeSet out;
+      out.task_id = id;
+      out.at = now;
+      out.task = TaskChange{from, {event}, {}};
+      out.dead_letter = DeadLetterDraft{DeadLetterReason::manual, "test"};
+      return out;
+    };
+    REQUIRE(f.store.apply(give_up(TaskState::pending, TaskEvent::start)).ok());
+    // The second change applies; its record joins the pending one.
+    auto second
+        = f.store.apply(give_up(TaskState::initializing, TaskEvent::cancel));
+    REQUIRE_MESSAGE(second.ok(), second.error().to_string());
+    CHECK(second->task.state == TaskState::cancelled);
+    auto count = [&](DeadLetterResolution resolution) {
+      auto entries = f.store.dead_letters(resolution, 100000);
+      REQUIRE(entries.ok());
+      return std::count_if(entries->begin(), entries->end(), [&](auto& e) {
+        return e.task_id == id;
+      });
+    };
+    CHECK(count(DeadLetterResolution::pending) == 1);
+    auto entries = f.store.dead_letters(DeadLetterResolution::pending, 100000);
+    auto mine = std::find_if(entries->begin(), entries->end(), [&](auto& e) {
+      return e.task_id == id;
+    });
+    REQUIRE(f.store
+                .resolve_dead_letter(mine->id,
+                                     DeadLetterResolution::manually_resolved,
+                                     "looked at it", "bob")
+                .ok());
+    CHECK(count(DeadLetterResolution::pending) == 0);
+    CHECK(count(DeadLetterResolution::manually_resolved) == 1);
+  }
+
   SUBCASE("tasks are listed newest first, filtered and paged") {
     for (int i = 0; i < 5; ++i)
       REQUIRE(f.store.create_task(diamond_request(ns, {{"list", i}})).ok());

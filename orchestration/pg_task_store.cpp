@@ -1,0 +1,1436 @@
+#include "orchestration/pg_task_store.hpp"
+
+#include "config/queue_names.hpp"
+#include "core/logger.hpp"
+#include "messaging/pgmq/pgmq_listener.hpp"
+#include "messaging/pgmq/pgmq_schema.hpp"
+#include "orchestration/change_applier.hpp"
+#include "orchestration/pg_task_schema.hpp"
+#include "orchestration/uuid_v7.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <span>
+#include <thread>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+
+#include <poll.h>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+namespace tasker::orchestration {
+
+namespace {
+
+using core::Error;
+using core::ErrorCode;
+using core::Result;
+using nlohmann::json;
+
+constexpr std::string_view kComponent = "task_store";
+
+// -- connection strings -------------------------------------------------------
+
+bool is_url(std::string_view conninfo) {
+  return conninfo.starts_with("postgresql://")
+         || conninfo.starts_with("postgres://");
+}
+
+std::string with_connect_timeout(std::string conninfo,
+                                 std::chrono::seconds timeout) {
+  if (conninfo.find("connect_timeout=") != std::string::npos)
+    return conninfo;
+  auto setting = "connect_timeout=" + std::to_string(timeout.count());
+  if (is_url(conninfo))
+    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&")
+           + setting;
+  return conninfo + (conninfo.empty() ? "" : " ") + setting;
+}
+
+// Returns "host:port" of a URL or key=value connection string, for error
+// messages (never the user or password).
+std::string endpoint_of(std::string_view conninfo) {
+  std::string host;
+  std::string port;
+  auto take = [&](std::string_view key, std::string_view value) {
+    if (key == "host" || (key == "hostaddr" && host.empty()))
+      host = value;
+    else if (key == "port")
+      port = value;
+  };
+  auto take_pairs = [&](std::string_view pairs, char separator) {
+    while (!pairs.empty()) {
+      auto pair = pairs.substr(0, pairs.find(separator));
+      if (auto eq = pair.find('='); eq != std::string_view::npos)
+        take(pair.substr(0, eq), pair.substr(eq + 1));
+      pairs.remove_prefix(std::min(pairs.size(), pair.size() + 1));
+    }
+  };
+  if (is_url(conninfo)) {
+    auto rest = conninfo.substr(conninfo.find("://") + 3);
+    auto authority = rest.substr(0, rest.find_first_of("/?"));
+    if (auto at = authority.rfind('@'); at != std::string_view::npos)
+      authority.remove_prefix(at + 1);
+    auto colon = authority.rfind(':');
+    auto bracket = authority.rfind(']');
+    if (colon != std::string_view::npos
+        && (bracket == std::string_view::npos || colon > bracket)) {
+      take("host", authority.substr(0, colon));
+      take("port", authority.substr(colon + 1));
+    } else {
+      take("host", authority);
+    }
+    if (auto q = rest.find('?'); q != std::string_view::npos)
+      take_pairs(rest.substr(q + 1), '&');
+  } else {
+    take_pairs(conninfo, ' ');
+  }
+  return (host.empty() ? "localhost" : host) + ":"
+         + (port.empty() ? "5432" : port);
+}
+
+std::unique_ptr<pqxx::connection> open_connection(const std::string& info) {
+  auto connection = std::make_unique<pqxx::connection>(info);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // A broken connection is replaced by the pool, never silently revived by
+  // libpqxx in the middle of a transaction.
+  connection->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  return connection;
+}
+
+// -- values -------------------------------------------------------------------
+
+// Times are stored with microsecond precision; truncating (not rounding)
+// keeps "deadline <= now" comparisons the same as in memory.
+int64_t to_us(TimePoint at) {
+  return std::chrono::floor<std::chrono::microseconds>(at.time_since_epoch())
+      .count();
+}
+
+TimePoint from_us(int64_t us) {
+  return TimePoint{std::chrono::duration_cast<Clock::duration>(
+      std::chrono::microseconds{us})};
+}
+
+TimePoint truncated(TimePoint at) {
+  return from_us(to_us(at));
+}
+
+void truncate(std::optional<TimePoint>& at) {
+  if (at)
+    at = truncated(*at);
+}
+
+// Makes the snapshot equal to what loading it back returns.
+void truncate_times(TaskSnapshot& snapshot) {
+  auto& task = snapshot.task;
+  task.created_at = truncated(task.created_at);
+  task.state_since = truncated(task.state_since);
+  truncate(task.completed_at);
+  for (auto& step : snapshot.steps) {
+    truncate(step.next_retry_at);
+    truncate(step.enqueued_at);
+    truncate(step.completed_at);
+    step.updated_at = truncated(step.updated_at);
+  }
+}
+
+json us_or_null(const std::optional<TimePoint>& at) {
+  return at ? json(to_us(*at)) : json();
+}
+
+// Ids reach SQL as uuid: anything else cannot name a stored row.
+bool is_uuid(std::string_view text) {
+  if (text.size() != 36)
+    return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-'
+             : !std::isxdigit(static_cast<unsigned char>(text[i])))
+      return false;
+  }
+  return true;
+}
+
+// A PostgreSQL array literal of values that need no quoting (uuids, numbers).
+template <class Range>
+std::string plain_array(const Range& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1)
+      out += ',';
+    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(item)>>)
+      out += std::to_string(item);
+    else
+      out += item;
+  }
+  return out + "}";
+}
+
+std::string task_not_found(const std::string& task_id) {
+  return "task " + task_id + " does not exist";
+}
+
+std::optional<DeadLetterReason> parse_reason(std::string_view text) {
+  for (auto reason :
+       {DeadLetterReason::staleness_timeout,
+        DeadLetterReason::max_retries_exceeded, DeadLetterReason::manual})
+    if (to_string(reason) == text)
+      return reason;
+  return std::nullopt;
+}
+
+/// Reads the fields of a row left to right.
+class Fields {
+ public:
+  explicit Fields(const pqxx::row& row) : row_(row) {}
+
+  pqxx::field next() {
+    return row_[index_++];
+  }
+
+  std::string text() {
+    return next().as<std::string>();
+  }
+
+  std::string text_or_empty() {
+    auto f = next();
+    return f.is_null() ? std::string{} : f.as<std::string>();
+  }
+
+  std::optional<std::string> optional_text() {
+    auto f = next();
+    return f.is_null() ? std::nullopt
+                       : std::optional<std::string>{f.as<std::string>()};
+  }
+
+  template <class T>
+  T value() {
+    return next().as<T>();
+  }
+
+  template <class T>
+  std::optional<T> optional_value() {
+    auto f = next();
+    return f.is_null() ? std::nullopt : std::optional<T>{f.as<T>()};
+  }
+
+  json document() {
+    auto f = next();
+    return f.is_null() ? json() : json::parse(f.c_str());
+  }
+
+  TimePoint time() {
+    return from_us(next().as<int64_t>());
+  }
+
+  std::optional<TimePoint> optional_time() {
+    auto f = next();
+    return f.is_null() ? std::nullopt
+                       : std::optional<TimePoint>{from_us(f.as<int64_t>())};
+  }
+
+  /// True when the next field is NULL (it is not consumed).
+  bool next_is_null() const {
+    return row_[index_].is_null();
+  }
+
+ private:
+  const pqxx::row& row_;
+  pqxx::row::size_type index_ = 0;
+};
+
+// -- SQL ----------------------------------------------------------------------
+
+// The task columns read by `read_task`: all but the context, which each
+// statement selects as it needs.
+constexpr std::string_view kTaskColumns
+    = "t.id::text, t.namespace, t.name, t.version, t.identity_hash, "
+      "t.idempotency_key, t.priority, t.initiator, t.source_system, t.reason, "
+      "t.state, tasker.time_to_us(t.created_at), "
+      "tasker.time_to_us(t.state_since), tasker.time_to_us(t.completed_at)";
+
+// The step columns read by `read_step`.
+constexpr std::string_view kStepColumns
+    = "s.id::text, s.name, s.handler, s.handler_initialization::text, "
+      "s.state, s.attempts, s.retryable, s.max_attempts, s.backoff, "
+      "s.backoff_base_ms, s.max_backoff_ms, s.jitter_percent, "
+      "s.timeout_seconds, s.parents, s.results::text, s.last_error::text, "
+      "tasker.time_to_us(s.next_retry_at), tasker.time_to_us(s.enqueued_at), "
+      "tasker.time_to_us(s.completed_at), tasker.time_to_us(s.updated_at)";
+
+// Tasks with their steps, one row per step in topological order, the
+// context only on a task's first row; `lock` locks the task row, then its
+// step rows (which also makes a waiting statement read the step rows as
+// the transaction it waited for left them).
+std::string snapshot_sql(std::string_view where, bool lock) {
+  std::string lock_task = lock ? " FOR UPDATE OF t" : "";
+  std::string lock_steps = lock ? " FOR UPDATE OF s" : "";
+  return "SELECT " + std::string{kTaskColumns}
+         + ", CASE WHEN row_number() OVER (PARTITION BY t.id ORDER BY "
+           "s.position) = 1 THEN t.context::text END, t.pending_dead_letter, "
+         + std::string{kStepColumns}
+         + " FROM (SELECT t.*, EXISTS (SELECT 1 FROM tasker.tasks_dlq d "
+           "WHERE d.task_id = t.id AND d.resolution = 'pending') AS "
+           "pending_dead_letter FROM tasker.tasks t WHERE "
+         + std::string{where} + " ORDER BY t.id" + lock_task
+         + ") t LEFT JOIN LATERAL (SELECT s.*, array_to_string(ARRAY("
+           "SELECT e.from_step FROM tasker.workflow_step_edges e JOIN "
+           "tasker.workflow_steps p ON p.id = e.from_step WHERE e.to_step = "
+           "s.id ORDER BY p.position), ',') AS parents FROM "
+           "tasker.workflow_steps s WHERE s.task_id = t.id ORDER BY "
+           "s.position"
+         + lock_steps + ") s ON true ORDER BY t.id, s.position";
+}
+
+// History rows of `source` (a recordset of `at` in microseconds) with ids
+// drawn in input order from the shared sequence, split into the two tables.
+std::string transition_ctes(std::string_view source) {
+  return "transitions AS MATERIALIZED (SELECT "
+         "nextval('tasker.transition_id_seq') AS id, r.* FROM "
+         + std::string{source}
+         + " AS r(task_id uuid, step_id uuid, from_state text, to_state text, "
+           "event text, metadata jsonb, at bigint, node text)), "
+           "task_transitions AS (INSERT INTO tasker.task_transitions (id, "
+           "task_id, from_state, to_state, event, metadata, at, node) SELECT "
+           "id, task_id, from_state, to_state, event, metadata, "
+           "tasker.us_to_time(at), node FROM transitions WHERE step_id IS "
+           "NULL RETURNING 1), "
+           "step_transitions AS (INSERT INTO tasker.workflow_step_transitions "
+           "(id, task_id, step_id, from_state, to_state, event, metadata, at, "
+           "node) SELECT id, task_id, step_id, from_state, to_state, event, "
+           "metadata, tasker.us_to_time(at), node FROM transitions WHERE "
+           "step_id IS NOT NULL RETURNING 1)";
+}
+
+// $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
+// $15 transitions (JSON arrays). Inserts nothing when the identity hash
+// exists; returns how many tasks it inserted (0 or 1).
+const std::string& create_sql() {
+  static const std::string sql
+      = "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
+        "version, context, identity_hash, idempotency_key, priority, "
+        "initiator, source_system, reason, created_at, state_since) VALUES "
+        "($1::uuid, $2, $3, $4, $5::jsonb, $6, $7, $8::integer, $9, $10, $11, "
+        "tasker.us_to_time($12::bigint), tasker.us_to_time($12::bigint)) ON "
+        "CONFLICT (identity_hash) DO NOTHING RETURNING id), "
+        "steps AS (INSERT INTO tasker.workflow_steps (id, task_id, name, "
+        "position, handler, handler_initialization, retryable, max_attempts, "
+        "backoff, backoff_base_ms, max_backoff_ms, jitter_percent, "
+        "timeout_seconds, updated_at) SELECT s.id, task.id, s.name, "
+        "s.position, s.handler, s.handler_initialization, s.retryable, "
+        "s.max_attempts, s.backoff, s.backoff_base_ms, s.max_backoff_ms, "
+        "s.jitter_percent, s.timeout_seconds, tasker.us_to_time($12::bigint) "
+        "FROM task, jsonb_to_recordset($13::jsonb) AS s(id uuid, name text, "
+        "position integer, handler text, handler_initialization jsonb, "
+        "retryable boolean, max_attempts integer, backoff text, "
+        "backoff_base_ms bigint, max_backoff_ms bigint, jitter_percent "
+        "integer, timeout_seconds integer) RETURNING 1), "
+        "edges AS (INSERT INTO tasker.workflow_step_edges (task_id, "
+        "from_step, to_step) SELECT task.id, e.from_step, e.to_step FROM "
+        "task, jsonb_to_recordset($14::jsonb) AS e(from_step uuid, to_step "
+        "uuid) RETURNING 1), "
+        + transition_ctes("task, jsonb_to_recordset($15::jsonb)")
+        + " SELECT count(*) FROM task";
+  return sql;
+}
+
+// Messages sent through PGMQ, each with the notification the PGMQ
+// provider's own send raises (`message_ready` on the queue's namespace
+// channel), so listeners wake up when the transaction commits.
+constexpr std::string_view kSendMessages
+    = "sent AS MATERIALIZED (SELECT r.queue, r.namespace, r.channel, "
+      "r.delay_ms, "
+      "c.now, c.now + r.delay_ms * interval '1 millisecond' AS ready_at, "
+      "pgmq.send(r.queue, r.payload::jsonb, r.headers, c.now + r.delay_ms * "
+      "interval '1 millisecond') AS msg_id FROM (SELECT clock_timestamp() AS "
+      "now) c, jsonb_to_recordset($5::jsonb) AS r(queue text, namespace text, "
+      "channel text, payload text, headers jsonb, delay_ms bigint)), "
+      "messages AS (SELECT pg_notify(s.channel, jsonb_build_object("
+      "'event_type', 'message_ready', 'queue_name', s.queue, 'namespace', "
+      "s.namespace, 'msg_id', s.msg_id, 'read_ct', 0, 'enqueued_at', s.now, "
+      "'ready_at', s.ready_at, 'delay_seconds', s.delay_ms / 1000, "
+      "'payload_omitted', true)::text) FROM sent s)";
+
+constexpr std::string_view kOutboxMessages
+    = "messages AS (INSERT INTO tasker.outbox (queue, payload, headers, "
+      "delay_ms, created_at) SELECT r.queue, r.payload, r.headers, "
+      "r.delay_ms, tasker.us_to_time(r.at) FROM jsonb_to_recordset($5::jsonb) "
+      "AS r(queue text, payload text, headers jsonb, delay_ms bigint, at "
+      "bigint) RETURNING 1)";
+
+// $1 task rows, $2 step rows, $3 transitions, $4 dead-letter entries, $5
+// messages (JSON arrays): everything one or more change sets write.
+std::string write_sql(bool send_with_pgmq) {
+  return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
+         "state_since = tasker.us_to_time(r.state_since), completed_at = "
+         "tasker.us_to_time(r.completed_at) FROM jsonb_to_recordset($1::jsonb) "
+         "AS r(id uuid, state text, state_since bigint, completed_at bigint) "
+         "WHERE t.id = r.id RETURNING 1), "
+         "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
+         "attempts = r.attempts, results = r.results, last_error = "
+         "r.last_error, next_retry_at = tasker.us_to_time(r.next_retry_at), "
+         "enqueued_at = tasker.us_to_time(r.enqueued_at), completed_at = "
+         "tasker.us_to_time(r.completed_at), updated_at = "
+         "tasker.us_to_time(r.updated_at) FROM jsonb_to_recordset($2::jsonb) "
+         "AS r(id uuid, state text, attempts integer, results jsonb, "
+         "last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
+         "completed_at bigint, updated_at bigint) WHERE s.id = r.id RETURNING "
+         "1), "
+         + transition_ctes("jsonb_to_recordset($3::jsonb)")
+         + ", dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
+           "original_state, reason, snapshot, notes, created_at, updated_at) "
+           "SELECT r.task_id, r.original_state, r.reason, r.snapshot, "
+           "r.notes, tasker.us_to_time(r.at), tasker.us_to_time(r.at) FROM "
+           "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
+           "text, reason text, snapshot jsonb, notes text, at bigint) "
+           "RETURNING 1), "
+         + std::string{send_with_pgmq ? kSendMessages : kOutboxMessages}
+         + " SELECT count(*) FROM messages";
+}
+
+// In the order the rows were written: their ids are drawn while the task
+// row is locked, whereas `at` comes from the clocks of the changing nodes.
+constexpr std::string_view kHistorySql
+    = "SELECT h.task_id::text, h.step_id::text, h.from_state, h.to_state, "
+      "h.event, h.metadata::text, tasker.time_to_us(h.at), h.node FROM ("
+      "SELECT id, task_id, NULL::uuid AS step_id, from_state, to_state, "
+      "event, metadata, at, node FROM tasker.task_transitions WHERE task_id = "
+      "$1::uuid UNION ALL SELECT id, task_id, step_id, from_state, to_state, "
+      "event, metadata, at, node FROM tasker.workflow_step_transitions WHERE "
+      "task_id = $1::uuid) h ORDER BY h.id";
+
+// $1 state, $2 namespace, $3 name (NULL when not filtered on), $4 limit,
+// $5 offset. `filters` has a bit per filter in use; an unused parameter
+// is only type-checked, so each variant plans like the query it is.
+std::string list_sql(unsigned filters) {
+  std::string where
+      = std::string{(filters & 1) != 0 ? "state = $1" : "$1::text IS NULL"}
+        + " AND " + ((filters & 2) != 0 ? "namespace = $2" : "$2::text IS NULL")
+        + " AND " + ((filters & 4) != 0 ? "name = $3" : "$3::text IS NULL");
+  return "SELECT c.total, " + std::string{kTaskColumns}
+         + ", t.context::text FROM (SELECT count(*) AS total FROM "
+           "tasker.tasks WHERE "
+         + where + ") c LEFT JOIN LATERAL (SELECT * FROM tasker.tasks WHERE "
+         + where
+         + " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5) t ON true "
+           "ORDER BY t.created_at DESC, t.id DESC";
+}
+
+constexpr std::string_view kOutboxSql
+    = "SELECT id, queue, payload, headers::text, delay_ms, "
+      "tasker.time_to_us(created_at) FROM tasker.outbox ORDER BY id LIMIT $1";
+
+constexpr std::string_view kRemoveOutboxSql
+    = "DELETE FROM tasker.outbox WHERE id = ANY($1::bigint[])";
+
+constexpr std::string_view kDueRetriesSql
+    = "SELECT s.task_id::text FROM tasker.workflow_steps s JOIN tasker.tasks "
+      "t ON t.id = s.task_id WHERE s.state = 'waiting_for_retry' AND "
+      "s.next_retry_at <= tasker.us_to_time($1) AND t.state NOT IN "
+      "('complete', 'error', 'cancelled', 'resolved_manually') GROUP BY "
+      "s.task_id ORDER BY min(s.next_retry_at) LIMIT $2";
+
+// $1 now (us), $2 grace (s), $3 limit.
+constexpr std::string_view kOverdueSql
+    = "SELECT s.task_id::text, s.id::text, s.attempts FROM "
+      "tasker.workflow_steps s WHERE s.state IN ('enqueued', 'in_progress') "
+      "AND s.timeout_seconds IS NOT NULL AND s.enqueued_at + "
+      "(s.timeout_seconds + $2::bigint) * interval '1 second' <= "
+      "tasker.us_to_time($1) ORDER BY s.enqueued_at LIMIT $3";
+
+// $1-$3 the latest state_since that is stale in waiting_for_dependencies,
+// waiting_for_retry and steps_in_process, $4 the latest stale created_at,
+// $5 limit (all times in us).
+constexpr std::string_view kStaleSql
+    = "SELECT t.id::text FROM tasker.tasks t WHERE t.state NOT IN "
+      "('complete', 'error', 'cancelled', 'resolved_manually') AND "
+      "((t.state = 'waiting_for_dependencies' AND t.state_since <= "
+      "tasker.us_to_time($1)) OR (t.state = 'waiting_for_retry' AND "
+      "t.state_since <= tasker.us_to_time($2)) OR (t.state = "
+      "'steps_in_process' AND t.state_since <= tasker.us_to_time($3)) OR "
+      "t.created_at <= tasker.us_to_time($4)) ORDER BY t.created_at LIMIT $5";
+
+constexpr std::string_view kDeadLetterColumns
+    = "id, task_id::text, original_state, reason, resolution, "
+      "snapshot::text, notes, resolved_by, tasker.time_to_us(created_at), "
+      "tasker.time_to_us(updated_at)";
+
+std::string dead_letters_sql(bool filtered) {
+  return "SELECT " + std::string{kDeadLetterColumns}
+         + " FROM tasker.tasks_dlq WHERE "
+         + (filtered ? "resolution = $1" : "$1::text IS NULL")
+         + " ORDER BY id LIMIT $2";
+}
+
+const std::string& resolve_sql() {
+  static const std::string sql
+      = "UPDATE tasker.tasks_dlq SET resolution = $2, notes = $3, "
+        "resolved_by = $4, updated_at = tasker.us_to_time($5) WHERE id = $1 "
+        "RETURNING "
+        + std::string{kDeadLetterColumns};
+  return sql;
+}
+
+// -- reading rows -------------------------------------------------------------
+
+// Reads `kTaskColumns` (not the context).
+TaskRecord read_task(Fields& f) {
+  TaskRecord task;
+  task.id = f.text();
+  task.namespace_name = f.text();
+  task.name = f.text();
+  task.version = f.text();
+  task.identity_hash = f.text();
+  task.idempotency_key = f.optional_text();
+  task.priority = f.value<int32_t>();
+  task.initiator = f.text();
+  task.source_system = f.text();
+  task.reason = f.text();
+  task.state = parse_task_state(f.text()).value_or(TaskState::error);
+  task.created_at = f.time();
+  task.state_since = f.time();
+  task.completed_at = f.optional_time();
+  return task;
+}
+
+std::vector<std::string> split_ids(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = std::min(text.find(',', pos), text.size());
+    out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+StepRecord read_step(Fields& f, const std::string& task_id) {
+  StepRecord step;
+  step.id = f.text();
+  step.task_id = task_id;
+  step.name = f.text();
+  step.handler = f.text();
+  step.handler_initialization = f.document();
+  step.state = parse_step_state(f.text()).value_or(StepState::error);
+  step.attempts = f.value<int32_t>();
+  step.retry.retryable = f.value<bool>();
+  step.retry.max_attempts = f.value<int32_t>();
+  step.retry.backoff = config::parse_backoff_kind(f.text()).value_or(
+      config::BackoffKind::exponential);
+  step.retry.backoff_base_ms = f.value<int64_t>();
+  step.retry.max_backoff_ms = f.value<int64_t>();
+  step.retry.jitter_percent = f.value<int32_t>();
+  step.timeout_seconds = f.optional_value<int32_t>();
+  step.parents = split_ids(f.text_or_empty());
+  step.results = f.document();
+  step.last_error = f.document();
+  step.next_retry_at = f.optional_time();
+  step.enqueued_at = f.optional_time();
+  step.completed_at = f.optional_time();
+  step.updated_at = f.time();
+  return step;
+}
+
+/// A task as loaded for a change: its snapshot, and whether it has a
+/// pending dead-letter entry.
+struct LoadedTask {
+  TaskSnapshot snapshot;
+  bool pending_dead_letter = false;
+};
+
+// Reads the rows of `snapshot_sql`, by task id.
+std::map<std::string, LoadedTask> read_snapshots(const pqxx::result& rows) {
+  std::map<std::string, LoadedTask> out;
+  LoadedTask* current = nullptr;
+  for (const auto& row : rows) {
+    Fields f{row};
+    auto task = read_task(f);
+    auto context = f.next();
+    auto pending = f.value<bool>();
+    if (current == nullptr || current->snapshot.task.id != task.id) {
+      current = &out[task.id];
+      current->snapshot.task = std::move(task);
+      current->snapshot.task.context
+          = context.is_null() ? json() : json::parse(context.c_str());
+      current->pending_dead_letter = pending;
+    }
+    if (!f.next_is_null())
+      current->snapshot.steps.push_back(
+          read_step(f, current->snapshot.task.id));
+  }
+  return out;
+}
+
+// -- what a change writes -----------------------------------------------------
+
+/// What one or more change sets write: the latest row of each changed task
+/// and step (a later change set overrides an earlier one), and every
+/// transition, dead-letter entry and message in order.
+struct Writes {
+  std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, StepRecord> steps;
+  json transitions = json::array();
+  json dead_letters = json::array();
+  json messages = json::array();
+  /// The queues the messages go to, for error messages.
+  std::set<std::string> queues;
+
+  bool empty() const {
+    return tasks.empty() && steps.empty() && transitions.empty()
+           && dead_letters.empty() && messages.empty();
+  }
+
+  void merge(Writes&& other) {
+    for (auto& [id, task] : other.tasks)
+      tasks.insert_or_assign(id, std::move(task));
+    for (auto& [id, step] : other.steps)
+      steps.insert_or_assign(id, std::move(step));
+    auto append = [](json& to, json& from) {
+      for (auto& item : from)
+        to.push_back(std::move(item));
+    };
+    append(transitions, other.transitions);
+    append(dead_letters, other.dead_letters);
+    append(messages, other.messages);
+    queues.merge(other.queues);
+  }
+
+  /// The one queue all messages go to, or empty.
+  std::string queue() const {
+    return queues.size() == 1 ? *queues.begin() : std::string{};
+  }
+
+  json task_rows() const {
+    auto rows = json::array();
+    for (const auto& [id, task] : tasks)
+      rows.push_back({{"id", id},
+                      {"state", to_string(task.state)},
+                      {"state_since", to_us(task.state_since)},
+                      {"completed_at", us_or_null(task.completed_at)}});
+    return rows;
+  }
+
+  json step_rows() const {
+    auto rows = json::array();
+    for (const auto& [id, step] : steps)
+      rows.push_back({{"id", id},
+                      {"state", to_string(step.state)},
+                      {"attempts", step.attempts},
+                      {"results", step.results},
+                      {"last_error", step.last_error},
+                      {"next_retry_at", us_or_null(step.next_retry_at)},
+                      {"enqueued_at", us_or_null(step.enqueued_at)},
+                      {"completed_at", us_or_null(step.completed_at)},
+                      {"updated_at", to_us(step.updated_at)}});
+    return rows;
+  }
+};
+
+json optional_text(const std::string& text) {
+  return text.empty() ? json() : json(text);
+}
+
+json transition_row(const TransitionRecord& t) {
+  return {{"task_id", t.task_id},
+          {"step_id", optional_text(t.step_id)},
+          {"from_state", optional_text(t.from_state)},
+          {"to_state", t.to_state},
+          {"event", t.event},
+          {"metadata", t.metadata},
+          {"at", to_us(t.at)},
+          {"node", t.node}};
+}
+
+json headers_or_null(const messaging::Headers& headers) {
+  return headers.empty() ? json() : json(headers);
+}
+
+/// A change set worked out: the task after it and what it writes.
+struct Planned {
+  TaskSnapshot after;
+  Writes writes;
+};
+
+// Works `change` out against the loaded task: every guard is checked by
+// `apply_change`, none here.
+Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
+                            bool send_with_pgmq) {
+  auto applied = apply_change(loaded.snapshot, change);
+  if (!applied)
+    return applied.error();
+  Planned out{std::move(applied->after), {}};
+  truncate_times(out.after);
+  auto& writes = out.writes;
+  for (const auto& outbound : change.messages) {
+    if (auto valid = config::validate_queue_name(outbound.queue); !valid)
+      return Error{valid.error().code(), "change of task " + change.task_id
+                                             + ": " + valid.error().message()};
+    const auto& m = outbound.message;
+    json row{{"queue", outbound.queue},
+             {"payload", m.payload},
+             {"headers", headers_or_null(m.headers)},
+             {"delay_ms", std::max<int64_t>(0, m.delay.count())}};
+    if (send_with_pgmq) {
+      row["namespace"] = messaging::notify_namespace(outbound.queue);
+      row["channel"] = messaging::notify_channel(outbound.queue);
+    } else {
+      row["at"] = to_us(change.at);
+    }
+    writes.messages.push_back(std::move(row));
+    writes.queues.insert(outbound.queue);
+  }
+  const auto& before = loaded.snapshot.task;
+  const auto& task = out.after.task;
+  if (task.state != before.state || task.state_since != before.state_since
+      || task.completed_at != before.completed_at)
+    writes.tasks[task.id] = task;
+  for (const auto& step : change.steps)
+    writes.steps[step.step_id] = *out.after.step_by_id(step.step_id);
+  for (const auto& transition : applied->transitions)
+    writes.transitions.push_back(transition_row(transition));
+  // One pending investigation per task: a second give-up joins it.
+  if (change.dead_letter && !loaded.pending_dead_letter)
+    writes.dead_letters.push_back(
+        {{"task_id", change.task_id},
+         {"original_state", to_string(before.state)},
+         {"reason", to_string(change.dead_letter->reason)},
+         {"snapshot", json(loaded.snapshot)},
+         {"notes", change.dead_letter->notes},
+         {"at", to_us(change.at)}});
+  return out;
+}
+
+bool is_connection_state(const std::string& sqlstate) {
+  return sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+}
+
+// -- connection pool ----------------------------------------------------------
+
+/// A pooled connection and the statements already prepared on it.
+struct PooledConnection {
+  std::unique_ptr<pqxx::connection> connection;
+  std::unordered_set<std::string> prepared;
+
+  /// Returns `name`, preparing `sql` under it on this connection first if
+  /// needed (libpqxx sends the PREPARE with the first execution).
+  std::string statement(const std::string& name, std::string_view sql) {
+    if (prepared.count(name) == 0) {
+      connection->prepare(name, std::string{sql});
+      prepared.insert(name);
+    }
+    return name;
+  }
+
+  // True when the server closed the connection while it sat idle: the
+  // terminating message and the end of stream are already in the socket.
+  bool found_dead() {
+    for (int i = 0; i < 4; ++i) {
+      if (!connection->is_open())
+        return true;
+      pollfd fd{connection->sock(), POLLIN, 0};
+      if (::poll(&fd, 1, 0) <= 0)
+        return false;
+      try {
+        connection->get_notifs();
+      } catch (const pqxx::broken_connection&) {
+        return true;
+      }
+    }
+    return !connection->is_open();
+  }
+};
+
+/// A blocking pool: at most `size` connections, opened on demand.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string conninfo, std::size_t size)
+      : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)) {}
+
+  /// Takes an open connection into the pool.
+  void adopt(std::unique_ptr<pqxx::connection> connection) {
+    auto pooled = std::make_unique<PooledConnection>();
+    pooled->connection = std::move(connection);
+    std::lock_guard<std::mutex> guard{mutex_};
+    ++open_;
+    idle_.push_back(std::move(pooled));
+  }
+
+  /// Waits for a free connection, opening one while the pool is not full.
+  /// Throws `pqxx::broken_connection` when a new one cannot be opened.
+  std::unique_ptr<PooledConnection> acquire() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    available_.wait(lock, [&] {
+      return !idle_.empty() || open_ < size_;
+    });
+    if (!idle_.empty()) {
+      auto pooled = std::move(idle_.back());
+      idle_.pop_back();
+      return pooled;
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      auto pooled = std::make_unique<PooledConnection>();
+      pooled->connection = open_connection(conninfo_);
+      return pooled;
+    } catch (...) {
+      forget();
+      throw;
+    }
+  }
+
+  void release(std::unique_ptr<PooledConnection> pooled) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      idle_.push_back(std::move(pooled));
+    }
+    available_.notify_one();
+  }
+
+  /// Frees the slot of a connection that was dropped.
+  void forget() {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      --open_;
+    }
+    available_.notify_one();
+  }
+
+ private:
+  std::string conninfo_;
+  std::size_t size_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<PooledConnection>> idle_;
+  std::size_t open_ = 0;
+};
+
+/// A connection borrowed from the pool; returned on destruction unless
+/// discarded.
+class Lease {
+ public:
+  Lease(ConnectionPool& pool, std::unique_ptr<PooledConnection> pooled)
+      : pool_(&pool), pooled_(std::move(pooled)) {}
+
+  Lease(Lease&& other) noexcept
+      : pool_(other.pool_), pooled_(std::move(other.pooled_)) {}
+
+  Lease& operator=(Lease&&) = delete;
+
+  ~Lease() {
+    if (pooled_)
+      pool_->release(std::move(pooled_));
+  }
+
+  PooledConnection& operator*() {
+    return *pooled_;
+  }
+
+  PooledConnection* operator->() {
+    return pooled_.get();
+  }
+
+  void discard() {
+    if (pooled_) {
+      pooled_.reset();
+      pool_->forget();
+    }
+  }
+
+ private:
+  ConnectionPool* pool_;
+  std::unique_ptr<PooledConnection> pooled_;
+};
+
+const std::string& load_sql() {
+  static const std::string sql = snapshot_sql("t.id = ANY($1::uuid[])", false);
+  return sql;
+}
+
+const std::string& lock_sql() {
+  static const std::string sql = snapshot_sql("t.id = ANY($1::uuid[])", true);
+  return sql;
+}
+
+const std::string& identity_sql() {
+  static const std::string sql = snapshot_sql("t.identity_hash = $1", false);
+  return sql;
+}
+
+} // namespace
+
+// -- state --------------------------------------------------------------------
+
+struct PgTaskStore::State {
+  State(PgTaskStoreOptions opts, std::string info, std::string where)
+      : options(std::move(opts)), conninfo(std::move(info)),
+        endpoint(std::move(where)),
+        pool(conninfo, static_cast<std::size_t>(options.pool_size)),
+        write_statement(write_sql(options.send_with_pgmq)) {}
+
+  PgTaskStoreOptions options;
+  std::string conninfo;
+  /// "host:port", named in connection errors.
+  std::string endpoint;
+  ConnectionPool pool;
+  std::string write_statement;
+
+  // A live connection: idle ones the server closed are replaced first.
+  Lease acquire() {
+    for (int i = 0; i <= options.pool_size; ++i) {
+      Lease lease{pool, pool.acquire()};
+      if (!lease->found_dead())
+        return lease;
+      lease.discard();
+    }
+    return Lease{pool, pool.acquire()};
+  }
+
+  Error located(const Error& error) const {
+    if (error.code() != ErrorCode::backend_unavailable)
+      return error;
+    return Error{error.code(),
+                 error.message() + " (PostgreSQL at " + endpoint + ")"};
+  }
+
+  /// Runs `body(PooledConnection&) -> Result<T>` on a pooled connection,
+  /// translating exceptions once, here. A `retry_safe` body runs again on
+  /// a fresh connection when its connection broke.
+  template <class T, class Body>
+  Result<T> run(const std::string& operation, std::string_view queue,
+                bool retry_safe, Body&& body) {
+    for (bool retried = false;; retried = true) {
+      std::optional<Lease> lease;
+      try {
+        lease.emplace(acquire());
+        return body(**lease);
+      } catch (const pqxx::broken_connection&) {
+        auto error = located(current_task_store_error(operation, queue));
+        if (!lease)
+          return error;
+        lease->discard();
+        if (!retry_safe || retried)
+          return error;
+      } catch (...) {
+        auto error = located(current_task_store_error(operation, queue));
+        if (lease && !(*lease)->connection->is_open())
+          lease->discard();
+        return error;
+      }
+    }
+  }
+
+  void write(PooledConnection& c, pqxx::transaction_base& tx,
+             const Writes& writes) {
+    tx.exec_prepared(c.statement("write", write_statement),
+                     writes.task_rows().dump(), writes.step_rows().dump(),
+                     writes.transitions.dump(), writes.dead_letters.dump(),
+                     writes.messages.dump());
+  }
+
+  // Writes one change set under a savepoint: an SQL error undoes it alone.
+  // Plain SAVEPOINT statements: libpqxx 6.4's subtransaction sends its
+  // SAVEPOINT lazily, and never when only prepared statements run in it.
+  Result<void> write_alone(PooledConnection& c, pqxx::work& tx,
+                           const Writes& writes, const std::string& task_id) {
+    tx.exec0("SAVEPOINT change_set");
+    try {
+      write(c, tx, writes);
+    } catch (const pqxx::sql_error& e) {
+      if (is_connection_state(e.sqlstate()))
+        throw;
+      auto error = located(
+          current_task_store_error("apply to task " + task_id, writes.queue()));
+      tx.exec0("ROLLBACK TO SAVEPOINT change_set");
+      return error;
+    }
+    tx.exec0("RELEASE SAVEPOINT change_set");
+    return {};
+  }
+
+  /// Applies `changes` in one transaction. The tasks are locked in id
+  /// order (so concurrent batches cannot deadlock) and loaded in one
+  /// statement; each change set is worked out against the task as the sets
+  /// before it left it. `alone`: each set is written under its own
+  /// savepoint; else all in one statement, whose failure throws.
+  std::vector<Result<TaskSnapshot>>
+  apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
+             bool alone) {
+    std::vector<std::string> ids;
+    for (const auto& change : changes)
+      if (is_uuid(change.task_id))
+        ids.push_back(change.task_id);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    pqxx::work tx{*c.connection, "apply"};
+    std::map<std::string, LoadedTask> loaded;
+    if (!ids.empty())
+      loaded = read_snapshots(tx.exec_prepared(
+          c.statement("lock_tasks", lock_sql()), plain_array(ids)));
+    std::vector<Result<TaskSnapshot>> results;
+    Writes together;
+    for (const auto& change : changes) {
+      auto task = loaded.find(change.task_id);
+      if (task == loaded.end()) {
+        results.emplace_back(
+            Error{ErrorCode::not_found, task_not_found(change.task_id)});
+        continue;
+      }
+      auto planned = plan_change(task->second, change, options.send_with_pgmq);
+      if (!planned) {
+        results.emplace_back(planned.error());
+        continue;
+      }
+      if (!alone) {
+        together.merge(std::move(planned->writes));
+      } else if (!planned->writes.empty()) {
+        auto written = write_alone(c, tx, planned->writes, change.task_id);
+        if (!written) {
+          results.emplace_back(written.error());
+          continue;
+        }
+      }
+      task->second.snapshot = planned->after;
+      task->second.pending_dead_letter |= change.dead_letter.has_value();
+      results.emplace_back(std::move(planned->after));
+    }
+    if (!together.empty())
+      write(c, tx, together);
+    tx.commit();
+    return results;
+  }
+};
+
+PgTaskStore::PgTaskStore(std::shared_ptr<State> state)
+    : state_(std::move(state)) {}
+
+// -- connect ------------------------------------------------------------------
+
+core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
+  if (options.pool_size < 1)
+    return Error{ErrorCode::invalid_config,
+                 "task store pool_size must be at least 1, not "
+                     + std::to_string(options.pool_size)};
+  auto conninfo = with_connect_timeout(options.url, options.connect_timeout);
+  auto endpoint = endpoint_of(conninfo);
+  auto attempts = std::max(1, options.connect_retries);
+  auto backoff = std::chrono::milliseconds{100};
+  std::unique_ptr<pqxx::connection> first;
+  std::string last_error;
+  for (int attempt = 1; attempt <= attempts && !first; ++attempt) {
+    try {
+      first = open_connection(conninfo);
+    } catch (...) {
+      last_error = current_task_store_error("connect").message();
+      core::log_debug(kComponent, "connection attempt "
+                                      + std::to_string(attempt) + " to "
+                                      + endpoint + " failed: " + last_error);
+      if (attempt < attempts) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
+      }
+    }
+  }
+  if (!first)
+    return Error{ErrorCode::backend_unavailable,
+                 "cannot connect to PostgreSQL at " + endpoint + " after "
+                     + std::to_string(attempts) + " attempt"
+                     + (attempts == 1 ? "" : "s") + ": " + last_error};
+  auto at_endpoint = [&](const Error& error) {
+    return Error{error.code(),
+                 error.message() + " (PostgreSQL at " + endpoint + ")"};
+  };
+  if (auto schema = install_task_schema(*first); !schema)
+    return at_endpoint(schema.error());
+  if (options.send_with_pgmq) {
+    if (auto pgmq = messaging::install_or_verify_pgmq_schema(*first); !pgmq)
+      return at_endpoint(pgmq.error());
+  }
+  core::log_info(kComponent,
+                 "connected to PostgreSQL at " + endpoint + " (messages "
+                     + (options.send_with_pgmq ? "sent with PGMQ"
+                                               : "written to the outbox")
+                     + ")");
+  auto state = std::make_shared<State>(std::move(options), std::move(conninfo),
+                                       std::move(endpoint));
+  state->pool.adopt(std::move(first));
+  return PgTaskStore{std::move(state)};
+}
+
+// -- tasks --------------------------------------------------------------------
+
+core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request) {
+  if (request.steps.empty())
+    return Error{ErrorCode::invalid_argument,
+                 "task '" + request.name + "' has no steps"};
+  auto now = truncated(Clock::now());
+  TaskSnapshot snapshot;
+  auto& task = snapshot.task;
+  task.id = new_uuid_v7(now);
+  task.namespace_name = request.namespace_name;
+  task.name = request.name;
+  task.version = request.version;
+  task.context = request.context;
+  task.identity_hash = request.identity_hash;
+  task.idempotency_key = request.idempotency_key;
+  task.priority = request.priority;
+  task.initiator = request.initiator;
+  task.source_system = request.source_system;
+  task.reason = request.reason;
+  task.created_at = task.state_since = now;
+  auto steps = json::array();
+  auto edges = json::array();
+  auto transitions = json::array();
+  transitions.push_back(
+      transition_row({task.id, "", "", "pending", "create", {}, now, ""}));
+  std::map<std::string, std::string> ids;
+  for (const auto& step : request.steps) {
+    if (ids.count(step.name) > 0)
+      return Error{ErrorCode::invalid_argument, "task '" + request.name
+                                                    + "': step '" + step.name
+                                                    + "' appears twice"};
+    StepRecord record;
+    record.id = new_uuid_v7(now);
+    record.task_id = task.id;
+    record.name = step.name;
+    record.handler = step.handler;
+    record.handler_initialization = step.handler_initialization;
+    record.retry = step.retry;
+    record.timeout_seconds = step.timeout_seconds;
+    record.updated_at = now;
+    for (const auto& dependency : step.dependencies) {
+      auto parent = ids.find(dependency);
+      if (parent == ids.end())
+        return Error{ErrorCode::invalid_argument,
+                     "task '" + request.name + "': step '" + step.name
+                         + "' depends on '" + dependency
+                         + "', which is not an earlier step"};
+      record.parents.push_back(parent->second);
+      edges.push_back({{"from_step", parent->second}, {"to_step", record.id}});
+    }
+    ids[step.name] = record.id;
+    steps.push_back(
+        {{"id", record.id},
+         {"name", record.name},
+         {"position", static_cast<int64_t>(snapshot.steps.size())},
+         {"handler", record.handler},
+         {"handler_initialization", record.handler_initialization},
+         {"retryable", record.retry.retryable},
+         {"max_attempts", record.retry.max_attempts},
+         {"backoff", config::to_string(record.retry.backoff)},
+         {"backoff_base_ms", record.retry.backoff_base_ms},
+         {"max_backoff_ms", record.retry.max_backoff_ms},
+         {"jitter_percent", record.retry.jitter_percent},
+         {"timeout_seconds",
+          record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
+    transitions.push_back(transition_row(
+        {task.id, record.id, "", "pending", "create", {}, now, ""}));
+    snapshot.steps.push_back(std::move(record));
+  }
+  return state_->run<CreatedTask>(
+      "create_task '" + request.name + "'", {}, false,
+      [&](PooledConnection& c) -> Result<CreatedTask> {
+        pqxx::nontransaction tx{*c.connection};
+        auto inserted
+            = tx.exec_prepared1(
+                    c.statement("create_task", create_sql()), task.id,
+                    task.namespace_name, task.name, task.version,
+                    task.context.dump(), task.identity_hash,
+                    task.idempotency_key, task.priority, task.initiator,
+                    task.source_system, task.reason, to_us(now), steps.dump(),
+                    edges.dump(), transitions.dump())[0]
+                  .as<int64_t>();
+        if (inserted == 1)
+          return CreatedTask{std::move(snapshot), true};
+        auto existing = read_snapshots(
+            tx.exec_prepared(c.statement("load_by_identity", identity_sql()),
+                             task.identity_hash));
+        if (existing.empty())
+          return Error{ErrorCode::backend_error,
+                       "task store create_task '" + request.name
+                           + "': identity hash " + task.identity_hash
+                           + " is taken, but by no visible task"};
+        return CreatedTask{std::move(existing.begin()->second.snapshot), false};
+      });
+}
+
+core::Result<TaskSnapshot> PgTaskStore::load(const std::string& task_id) {
+  if (!is_uuid(task_id))
+    return Error{ErrorCode::not_found, task_not_found(task_id)};
+  return state_->run<TaskSnapshot>(
+      "load of task " + task_id, {}, true,
+      [&](PooledConnection& c) -> Result<TaskSnapshot> {
+        pqxx::nontransaction tx{*c.connection};
+        auto loaded = read_snapshots(
+            tx.exec_prepared(c.statement("load_tasks", load_sql()),
+                             plain_array(std::vector<std::string>{task_id})));
+        if (loaded.empty())
+          return Error{ErrorCode::not_found, task_not_found(task_id)};
+        return std::move(loaded.begin()->second.snapshot);
+      });
+}
+
+core::Result<TaskSnapshot> PgTaskStore::apply(const ChangeSet& change) {
+  if (!is_uuid(change.task_id))
+    return Error{ErrorCode::not_found, task_not_found(change.task_id)};
+  std::set<std::string> queues;
+  for (const auto& message : change.messages)
+    queues.insert(message.queue);
+  auto queue = queues.size() == 1 ? *queues.begin() : std::string{};
+  return state_->run<TaskSnapshot>(
+      "apply to task " + change.task_id, queue, false,
+      [&](PooledConnection& c) -> Result<TaskSnapshot> {
+        return std::move(
+            state_->apply_sets(c, std::span<const ChangeSet>{&change, 1}, false)
+                .front());
+      });
+}
+
+std::vector<core::Result<TaskSnapshot>>
+PgTaskStore::apply_batch(const std::vector<ChangeSet>& changes) {
+  using Results = std::vector<Result<TaskSnapshot>>;
+  if (changes.empty())
+    return {};
+  auto applied = state_->run<Results>(
+      "apply_batch", {}, false, [&](PooledConnection& c) -> Result<Results> {
+        try {
+          return state_->apply_sets(c, changes, false);
+        } catch (const pqxx::sql_error& e) {
+          if (is_connection_state(e.sqlstate()))
+            throw;
+        }
+        return state_->apply_sets(c, changes, true);
+      });
+  if (!applied)
+    return Results(changes.size(), Result<TaskSnapshot>{applied.error()});
+  return std::move(*applied);
+}
+
+core::Result<std::vector<TransitionRecord>>
+PgTaskStore::history(const std::string& task_id) {
+  using Records = std::vector<TransitionRecord>;
+  if (!is_uuid(task_id))
+    return Error{ErrorCode::not_found, task_not_found(task_id)};
+  return state_->run<Records>(
+      "history of task " + task_id, {}, true,
+      [&](PooledConnection& c) -> Result<Records> {
+        pqxx::nontransaction tx{*c.connection};
+        Records out;
+        for (const auto& row :
+             tx.exec_prepared(c.statement("history", kHistorySql), task_id)) {
+          Fields f{row};
+          TransitionRecord record;
+          record.task_id = f.text();
+          record.step_id = f.text_or_empty();
+          record.from_state = f.text_or_empty();
+          record.to_state = f.text();
+          record.event = f.text();
+          record.metadata = f.document();
+          record.at = f.time();
+          record.node = f.text();
+          out.push_back(std::move(record));
+        }
+        // Every task has its creation in the history.
+        if (out.empty())
+          return Error{ErrorCode::not_found, task_not_found(task_id)};
+        return out;
+      });
+}
+
+core::Result<TaskPage> PgTaskStore::list_tasks(const TaskQuery& query) {
+  unsigned filters = (query.state ? 1U : 0U) | (query.namespace_name ? 2U : 0U)
+                     | (query.name ? 4U : 0U);
+  std::optional<std::string> state;
+  if (query.state)
+    state = std::string{to_string(*query.state)};
+  return state_->run<TaskPage>(
+      "list_tasks", {}, true, [&](PooledConnection& c) -> Result<TaskPage> {
+        pqxx::nontransaction tx{*c.connection};
+        TaskPage page;
+        for (const auto& row : tx.exec_prepared(
+                 c.statement("list_tasks_" + std::to_string(filters),
+                             list_sql(filters)),
+                 state, query.namespace_name, query.name,
+                 std::max(0, query.limit),
+                 std::max<int64_t>(0, query.offset))) {
+          Fields f{row};
+          page.total = f.value<int64_t>();
+          if (f.next_is_null())
+            continue;
+          auto task = read_task(f);
+          task.context = f.document();
+          page.tasks.push_back(std::move(task));
+        }
+        return page;
+      });
+}
+
+// -- outbox -------------------------------------------------------------------
+
+core::Result<std::vector<OutboxEntry>> PgTaskStore::take_outbox(int32_t limit) {
+  using Entries = std::vector<OutboxEntry>;
+  return state_->run<Entries>(
+      "take_outbox", {}, true, [&](PooledConnection& c) -> Result<Entries> {
+        pqxx::nontransaction tx{*c.connection};
+        Entries out;
+        for (const auto& row : tx.exec_prepared(
+                 c.statement("take_outbox", kOutboxSql), std::max(0, limit))) {
+          Fields f{row};
+          OutboxEntry entry;
+          entry.id = f.value<int64_t>();
+          entry.outbound.queue = f.text();
+          entry.outbound.message.payload = f.text();
+          entry.outbound.message.headers
+              = messaging::headers_from_json(f.document());
+          entry.outbound.message.delay
+              = std::chrono::milliseconds{f.value<int64_t>()};
+          entry.created_at = f.time();
+          out.push_back(std::move(entry));
+        }
+        return out;
+      });
+}
+
+core::Result<void> PgTaskStore::remove_outbox(const std::vector<int64_t>& ids) {
+  if (ids.empty())
+    return {};
+  return state_->run<void>(
+      "remove_outbox", {}, true, [&](PooledConnection& c) -> Result<void> {
+        pqxx::nontransaction tx{*c.connection};
+        tx.exec_prepared(c.statement("remove_outbox", kRemoveOutboxSql),
+                         plain_array(ids));
+        return {};
+      });
+}
+
+// -- due work -----------------------------------------------------------------
+
+core::Result<std::vector<std::string>> PgTaskStore::due_retries(TimePoint now,
+                                                                int32_t limit) {
+  using Ids = std::vector<std::string>;
+  return state_->run<Ids>(
+      "due_retries", {}, true, [&](PooledConnection& c) -> Result<Ids> {
+        pqxx::nontransaction tx{*c.connection};
+        Ids out;
+        for (const auto& row :
+             tx.exec_prepared(c.statement("due_retries", kDueRetriesSql),
+                              to_us(now), std::max(0, limit)))
+          out.push_back(row[0].as<std::string>());
+        return out;
+      });
+}
+
+core::Result<std::vector<OverdueStep>>
+PgTaskStore::overdue_steps(TimePoint now, std::chrono::seconds grace,
+                           int32_t limit) {
+  using Steps = std::vector<OverdueStep>;
+  return state_->run<Steps>(
+      "overdue_steps", {}, true, [&](PooledConnection& c) -> Result<Steps> {
+        pqxx::nontransaction tx{*c.connection};
+        Steps out;
+        for (const auto& row : tx.exec_prepared(
+                 c.statement("overdue_steps", kOverdueSql), to_us(now),
+                 static_cast<int64_t>(grace.count()), std::max(0, limit))) {
+          Fields f{row};
+          OverdueStep step;
+          step.task_id = f.text();
+          step.step_id = f.text();
+          step.attempts = f.value<int32_t>();
+          out.push_back(std::move(step));
+        }
+        return out;
+      });
+}
+
+core::Result<std::vector<std::string>>
+PgTaskStore::stale_tasks(TimePoint now, const StalenessLimits& limits,
+                         int32_t limit) {
+  using Ids = std::vector<std::string>;
+  return state_->run<Ids>(
+      "stale_tasks", {}, true, [&](PooledConnection& c) -> Result<Ids> {
+        pqxx::nontransaction tx{*c.connection};
+        Ids out;
+        for (const auto& row :
+             tx.exec_prepared(c.statement("stale_tasks", kStaleSql),
+                              to_us(now - limits.waiting_for_dependencies),
+                              to_us(now - limits.waiting_for_retry),
+                              to_us(now - limits.steps_in_process),
+                              to_us(now - limits.lifetime), std::max(0, limit)))
+          out.push_back(row[0].as<std::string>());
+        return out;
+      });
+}
+
+// -- dead letters -------------------------------------------------------------
+
+namespace {
+
+DeadLetterEntry read_dead_letter(const pqxx::row& row) {
+  Fields f{row};
+  DeadLetterEntry entry;
+  entry.id = f.value<int64_t>();
+  entry.task_id = f.text();
+  entry.original_state = f.text();
+  entry.reason = parse_reason(f.text()).value_or(DeadLetterReason::manual);
+  entry.resolution = parse_dead_letter_resolution(f.text()).value_or(
+      DeadLetterResolution::pending);
+  entry.snapshot = f.document();
+  entry.notes = f.text();
+  entry.resolved_by = f.text();
+  entry.created_at = f.time();
+  entry.updated_at = f.time();
+  return entry;
+}
+
+} // namespace
+
+core::Result<std::vector<DeadLetterEntry>>
+PgTaskStore::dead_letters(std::optional<DeadLetterResolution> resolution,
+                          int32_t limit) {
+  using Entries = std::vector<DeadLetterEntry>;
+  std::optional<std::string> filter;
+  if (resolution)
+    filter = std::string{to_string(*resolution)};
+  return state_->run<Entries>(
+      "dead_letters", {}, true, [&](PooledConnection& c) -> Result<Entries> {
+        pqxx::nontransaction tx{*c.connection};
+        Entries out;
+        for (const auto& row : tx.exec_prepared(
+                 c.statement(filter ? "dead_letters_of" : "dead_letters",
+                             dead_letters_sql(filter.has_value())),
+                 filter, std::max(0, limit)))
+          out.push_back(read_dead_letter(row));
+        return out;
+      });
+}
+
+core::Result<DeadLetterEntry>
+PgTaskStore::resolve_dead_letter(int64_t id, DeadLetterResolution resolution,
+                                 const std::string& notes,
+                                 const std::string& by) {
+  return state_->run<DeadLetterEntry>(
+      "resolve_dead_letter " + std::to_string(id), {}, false,
+      [&](PooledConnection& c) -> Result<DeadLetterEntry> {
+        pqxx::nontransaction tx{*c.connection};
+        auto rows = tx.exec_prepared(
+            c.statement("resolve_dead_letter", resolve_sql()), id,
+            std::string{to_string(resolution)}, notes, by, to_us(Clock::now()));
+        if (rows.empty())
+          return Error{ErrorCode::not_found, "dead-letter entry "
+                                                 + std::to_string(id)
+                                                 + " does not exist"};
+        return read_dead_letter(rows[0]);
+      });
+}
+
+} // namespace tasker::orchestration

@@ -1,0 +1,423 @@
+// The PostgreSQL task store: the shared store suite, and what only it does:
+// versioned migrations, row locks between concurrent changes, messages sent
+// with PGMQ in the change's transaction (or written to the outbox), the
+// savepoint fallback of a batch, and connection errors.
+#include <doctest/doctest.h>
+
+#include "messaging/pgmq/pgmq_provider.hpp"
+#include "orchestration/pg_task_schema.hpp"
+#include "orchestration/pg_task_store.hpp"
+#include "tests/conformance/task_store_suite.hpp"
+#include "tests/conformance/workflow_suite.hpp"
+#include "tests/integration/pg_admin.hpp"
+#include "tests/integration/test_servers.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <latch>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+using namespace std::chrono_literals;
+using namespace tasker::orchestration;
+using tasker::core::ErrorCode;
+using tasker::messaging::Available;
+using tasker::messaging::MessageNotification;
+using tasker::messaging::PgmqOptions;
+using tasker::messaging::PgmqProvider;
+using tasker::testing::backends_of;
+using tasker::testing::database_url;
+using tasker::testing::diamond_request;
+using tasker::testing::enqueue_change;
+using tasker::testing::step_id;
+using tasker::testing::terminate_backends_of;
+using tasker::testing::unique_name;
+using tasker::testing::with_application_name;
+
+namespace {
+
+// The test database's URL with another database name.
+std::string url_of_database(const std::string& name) {
+  auto url = database_url();
+  auto query = url.find('?');
+  auto slash = url.rfind('/', query);
+  return url.substr(0, slash + 1) + name
+         + (query == std::string::npos ? "" : url.substr(query));
+}
+
+// A database of its own, dropped at the end. The outbox and the due-work
+// queries look at the whole schema, so store tests do not share theirs with
+// other processes.
+struct ScratchDatabase {
+  std::string name = unique_name("task_store");
+
+  ScratchDatabase() {
+    pqxx::connection admin{database_url()};
+    pqxx::nontransaction tx{admin};
+    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
+  }
+
+  ~ScratchDatabase() {
+    try {
+      pqxx::connection admin{database_url()};
+      pqxx::nontransaction tx{admin};
+      tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name)
+               + " WITH (FORCE)");
+    } catch (const std::exception&) {
+      // Best effort: a leftover scratch database harms no other test.
+    }
+  }
+
+  std::string url() const {
+    return url_of_database(name);
+  }
+};
+
+// The database the store tests of this process share.
+const ScratchDatabase& store_database() {
+  static const ScratchDatabase database;
+  return database;
+}
+
+PgTaskStore connect_store(const std::string& url, bool send_with_pgmq = false) {
+  PgTaskStoreOptions options;
+  options.url = url;
+  options.send_with_pgmq = send_with_pgmq;
+  auto store = PgTaskStore::connect(options);
+  REQUIRE_MESSAGE(store.ok(), store.error().to_string());
+  return std::move(*store);
+}
+
+struct PgStoreFixture {
+  PgTaskStore store = connect_store(store_database().url());
+
+  std::string unique(std::string_view tag) {
+    return unique_name(tag);
+  }
+};
+
+// Notifications of a subscription, as they arrive.
+class Recorder {
+ public:
+  tasker::messaging::NotificationHandler handler() {
+    return [this](MessageNotification n) {
+      {
+        std::lock_guard<std::mutex> guard{mutex_};
+        received_.push_back(std::move(n));
+      }
+      changed_.notify_all();
+    };
+  }
+
+  // Waits until `count` notifications arrived; returns all of them.
+  std::vector<MessageNotification> wait_for(std::size_t count) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    changed_.wait_for(lock, 5s, [&] {
+      return received_.size() >= count;
+    });
+    return received_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<MessageNotification> received_;
+};
+
+// A PGMQ provider on the store's database and a worker queue of a fresh
+// namespace, deleted at the end.
+struct PgmqQueue {
+  std::string ns = unique_name("pq");
+  std::string name = "worker_" + ns + "_queue";
+  PgmqProvider provider = connect();
+
+  PgmqQueue() {
+    auto created = provider.create_queue(name);
+    REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+  }
+
+  ~PgmqQueue() {
+    (void)provider.delete_queue(name);
+  }
+
+  static PgmqProvider connect() {
+    PgmqOptions options;
+    options.url = store_database().url();
+    auto provider = PgmqProvider::connect(options);
+    REQUIRE_MESSAGE(provider.ok(), provider.error().to_string());
+    return std::move(*provider);
+  }
+};
+
+CreatedTask create(PgTaskStore& store, const std::string& ns, int n) {
+  auto created = store.create_task(diamond_request(ns, {{"n", n}}));
+  REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+  return std::move(*created);
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE_APPLY(task_store_suite, std::tuple<PgStoreFixture>);
+TEST_CASE_TEMPLATE_APPLY(workflow_suite, std::tuple<PgStoreFixture>);
+
+TEST_CASE("migrations run once: connecting again changes nothing") {
+  ScratchDatabase db;
+  connect_store(db.url());
+  auto applied = [&] {
+    pqxx::connection conn{db.url()};
+    pqxx::nontransaction tx{conn};
+    std::vector<std::string> out;
+    for (const auto& row :
+         tx.exec("SELECT version || ' ' || name || ' ' || applied_at "
+                 "FROM tasker.schema_migrations ORDER BY version"))
+      out.push_back(row[0].as<std::string>());
+    return out;
+  };
+  auto first = applied();
+  REQUIRE(first.size() == task_schema_migrations().size());
+  connect_store(db.url());
+  CHECK(applied() == first);
+}
+
+TEST_CASE("nodes connecting to a fresh database at once all succeed") {
+  ScratchDatabase db;
+  std::vector<std::string> failures(4);
+  std::vector<std::thread> nodes;
+  for (std::size_t i = 0; i < failures.size(); ++i)
+    nodes.emplace_back([&, i] {
+      PgTaskStoreOptions options;
+      options.url = db.url();
+      options.send_with_pgmq = i % 2 == 0;
+      auto store = PgTaskStore::connect(options);
+      if (!store)
+        failures[i] = store.error().to_string();
+    });
+  for (auto& node : nodes)
+    node.join();
+  for (const auto& failure : failures)
+    CHECK_MESSAGE(failure.empty(), failure);
+}
+
+TEST_CASE("of two concurrent applies of one change set, one wins and the "
+          "other is stale") {
+  auto app = unique_name("tsrace");
+  auto store
+      = connect_store(with_application_name(store_database().url(), app));
+  auto created = create(store, unique_name("race"), 1);
+  auto change = enqueue_change(created.snapshot, "a", Clock::now());
+
+  // Hold the task row, so both applies queue up behind the lock.
+  pqxx::connection blocker{store_database().url()};
+  pqxx::work hold{blocker};
+  hold.exec_params("SELECT 1 FROM tasker.tasks WHERE id = $1 FOR UPDATE",
+                   created.snapshot.task.id);
+  std::optional<tasker::core::Result<TaskSnapshot>> results[2];
+  std::latch started{2};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      started.count_down();
+      results[i].emplace(store.apply(change));
+    });
+  started.wait();
+  for (int i = 0;
+       i < 100 && backends_of(app, "wait_event_type = 'Lock'").size() < 2; ++i)
+    std::this_thread::sleep_for(20ms);
+  CHECK(backends_of(app, "wait_event_type = 'Lock'").size() == 2);
+  hold.commit();
+  for (auto& thread : threads)
+    thread.join();
+
+  auto winners = std::count_if(std::begin(results), std::end(results),
+                               [](const auto& r) {
+                                 return r->ok();
+                               });
+  CHECK(winners == 1);
+  for (const auto& result : results)
+    if (!result->ok())
+      CHECK(result->error().code() == ErrorCode::stale_transition);
+  auto history = store.history(created.snapshot.task.id);
+  REQUIRE(history.ok());
+  CHECK(history->size() == 6);
+  auto outbox = store.take_outbox(1000);
+  REQUIRE(outbox.ok());
+  CHECK(std::count_if(outbox->begin(), outbox->end(),
+                      [&](const auto& e) {
+                        return e.outbound.queue == change.messages[0].queue;
+                      })
+        == 1);
+}
+
+TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
+          "transaction and wake listeners") {
+  PgmqQueue queue;
+  Recorder recorder;
+  auto subscription = queue.provider.subscribe(queue.name, recorder.handler());
+  REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+  auto store = connect_store(store_database().url(), true);
+  auto created = create(store, queue.ns, 1);
+  auto change = enqueue_change(created.snapshot, "a", Clock::now());
+  REQUIRE(change.messages[0].queue == queue.name);
+
+  auto applied = store.apply(change);
+  REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
+  auto notified = recorder.wait_for(1);
+  REQUIRE(notified.size() == 1);
+  auto* available = std::get_if<Available>(&notified[0]);
+  REQUIRE(available != nullptr);
+  CHECK(available->queue == queue.name);
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == 1);
+  CHECK(nlohmann::json::parse(received->front().payload)
+        == nlohmann::json{{"step", "a"}});
+  CHECK(available->msg_id == received->front().id);
+  REQUIRE(queue.provider.ack(queue.name, received->front().id).ok());
+
+  SUBCASE("a change whose guard fails sends nothing") {
+    auto again = store.apply(change);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code() == ErrorCode::stale_transition);
+    auto metrics = queue.provider.metrics(queue.name);
+    REQUIRE(metrics.ok());
+    CHECK(metrics->depth == 0);
+  }
+  SUBCASE("a message to a missing queue fails the change, naming the queue") {
+    auto missing = "worker_" + unique_name("gone") + "_queue";
+    auto next = enqueue_change(*applied, "b", Clock::now());
+    next.messages[0].queue = missing;
+    auto refused = store.apply(next);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == ErrorCode::queue_not_found);
+    CHECK(refused.error().message().find(missing) != std::string::npos);
+    CHECK(refused.error().message().find("SELECT") == std::string::npos);
+    auto loaded = store.load(created.snapshot.task.id);
+    REQUIRE(loaded.ok());
+    CHECK(loaded->find_step("b")->attempts == 0);
+  }
+}
+
+TEST_CASE("a batch whose write fails is redone with a savepoint per change "
+          "set") {
+  PgmqQueue queue;
+  auto store = connect_store(store_database().url(), true);
+  std::vector<CreatedTask> tasks;
+  for (int i = 0; i < 3; ++i)
+    tasks.push_back(create(store, queue.ns, i));
+  std::vector<ChangeSet> batch;
+  for (const auto& task : tasks)
+    batch.push_back(enqueue_change(task.snapshot, "a", Clock::now()));
+  batch[1].messages[0].queue = "worker_" + unique_name("gone") + "_queue";
+
+  auto results = store.apply_batch(batch);
+  REQUIRE(results.size() == 3);
+  REQUIRE_MESSAGE(results[0].ok(), results[0].error().to_string());
+  REQUIRE_MESSAGE(results[2].ok(), results[2].error().to_string());
+  REQUIRE_FALSE(results[1].ok());
+  CHECK(results[1].error().code() == ErrorCode::queue_not_found);
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    auto loaded = store.load(tasks[i].snapshot.task.id);
+    REQUIRE(loaded.ok());
+    CHECK(loaded->find_step("a")->state
+          == (i == 1 ? StepState::pending : StepState::enqueued));
+  }
+  auto metrics = queue.provider.metrics(queue.name);
+  REQUIRE(metrics.ok());
+  CHECK(metrics->depth == 2);
+}
+
+TEST_CASE("a batch applies change sets of one task in order") {
+  PgStoreFixture f;
+  auto created = create(f.store, unique_name("seq"), 1);
+  auto now = Clock::now();
+  auto first = enqueue_change(created.snapshot, "a", now);
+  auto second = enqueue_change(created.snapshot, "b", now);
+  auto stale = enqueue_change(created.snapshot, "a", now);
+  auto results = f.store.apply_batch({first, second, stale});
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].ok());
+  REQUIRE(results[1].ok());
+  CHECK(results[1]->find_step("a")->state == StepState::enqueued);
+  CHECK(results[1]->find_step("b")->state == StepState::enqueued);
+  REQUIRE_FALSE(results[2].ok());
+  CHECK(results[2].error().code() == ErrorCode::stale_transition);
+  CHECK(f.store.history(created.snapshot.task.id)->size() == 7);
+}
+
+TEST_CASE("without PGMQ, messages land in the outbox with headers and "
+          "delay; snapshots match what loads back") {
+  PgStoreFixture f;
+  auto ns = unique_name("obx");
+  auto created = create(f.store, ns, 1);
+  auto now = Clock::now();
+  auto change = enqueue_change(created.snapshot, "a", now);
+  change.messages.push_back(
+      {"worker_" + ns + "_queue", {"not json", {{"k", "v"}}, 1500ms}});
+  auto applied = f.store.apply(change);
+  REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
+
+  auto loaded = f.store.load(created.snapshot.task.id);
+  REQUIRE(loaded.ok());
+  const auto* a = loaded->find_step("a");
+  CHECK(applied->find_step("a")->enqueued_at == a->enqueued_at);
+  CHECK(applied->find_step("a")->updated_at == a->updated_at);
+  CHECK(a->enqueued_at == std::chrono::floor<std::chrono::microseconds>(now));
+  CHECK(loaded->find_step("d")->parents.size() == 2);
+
+  auto outbox = f.store.take_outbox(1000);
+  REQUIRE(outbox.ok());
+  std::vector<OutboxEntry> mine;
+  std::vector<int64_t> ids;
+  for (const auto& entry : *outbox)
+    if (entry.outbound.queue == "worker_" + ns + "_queue") {
+      mine.push_back(entry);
+      ids.push_back(entry.id);
+    }
+  REQUIRE(mine.size() == 2);
+  CHECK(mine[0].id < mine[1].id);
+  CHECK(mine[0].outbound.message.payload == R"({"step":"a"})");
+  CHECK(mine[1].outbound.message.payload == "not json");
+  CHECK(mine[1].outbound.message.headers
+        == tasker::messaging::Headers{{"k", "v"}});
+  CHECK(mine[1].outbound.message.delay == 1500ms);
+  CHECK(mine[1].created_at
+        == std::chrono::floor<std::chrono::microseconds>(now));
+  REQUIRE(f.store.remove_outbox(ids).ok());
+  auto left = f.store.take_outbox(1000);
+  REQUIRE(left.ok());
+  for (const auto& entry : *left)
+    CHECK(std::find(ids.begin(), ids.end(), entry.id) == ids.end());
+}
+
+TEST_CASE("connection errors name the host; dropped connections are "
+          "replaced") {
+  PgTaskStoreOptions options;
+  options.url = "postgresql://tasker@127.0.0.1:1/tasker_test";
+  options.connect_retries = 1;
+  options.connect_timeout = 1s;
+  auto unreachable = PgTaskStore::connect(options);
+  REQUIRE_FALSE(unreachable.ok());
+  CHECK(unreachable.error().code() == ErrorCode::backend_unavailable);
+  CHECK(unreachable.error().message().find("127.0.0.1:1") != std::string::npos);
+
+  auto app = unique_name("tsdrop");
+  auto store
+      = connect_store(with_application_name(store_database().url(), app));
+  auto created = create(store, unique_name("drop"), 1);
+  CHECK(terminate_backends_of(app) >= 1);
+  auto loaded = store.load(created.snapshot.task.id);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().to_string());
+  CHECK(terminate_backends_of(app) >= 1);
+  auto applied
+      = store.apply(enqueue_change(created.snapshot, "a", Clock::now()));
+  REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
+}
