@@ -13,6 +13,7 @@
 #include "config/template_catalog.hpp"
 #include "orchestration/task_factory.hpp"
 #include "orchestration/workflow_planner.hpp"
+#include "tests/support/step_workers.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -170,26 +171,6 @@ class WorkflowDriver {
   Store& store_;
   orchestration::TimePoint now_;
 };
-
-/// A worker whose steps all succeed: each result names its step and sums
-/// its parents' values plus one (a parent resolved without result adds 0).
-inline channels::StepResult succeed(const nlohmann::json& message) {
-  channels::StepResult result;
-  result.task_id = message.at("task_id");
-  result.step_id = message.at("step_id");
-  result.attempt = message.at("attempt");
-  result.success = true;
-  int64_t value = 1;
-  for (const auto& [parent, parent_result] :
-       message.at("dependency_results").items())
-    if (parent_result.is_object()) // null: resolved without a result
-      value += parent_result.at("value").template get<int64_t>();
-  result.result_json = nlohmann::json{
-      {"step", message.at("step_name")},
-      {"value", value}}.dump();
-  result.worker_id = "suite-worker";
-  return result;
-}
 
 /// The example templates, by name.
 inline const config::TaskTemplate& example_template(const std::string& name) {

@@ -7,10 +7,11 @@
 #include "channels/actor_system_setup.hpp"
 #include "channels/message_json.hpp"
 #include "config/queue_names.hpp"
+#include "config/template_catalog.hpp"
 #include "messaging/in_memory/manual_clock.hpp"
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
-#include "tests/conformance/workflow_suite.hpp"
+#include "tests/support/step_workers.hpp"
 
 #include <doctest/doctest.h>
 
