@@ -93,7 +93,14 @@ core::Result<void> apply_step_change(TaskSnapshot& snapshot,
 
 core::Result<AppliedChange> apply_change(const TaskSnapshot& before,
                                          const ChangeSet& change) {
+  if (change.expected_revision
+      && *change.expected_revision != before.task.revision)
+    return stale("task " + before.task.id
+                 + " changed since the decision (revision "
+                 + std::to_string(before.task.revision) + ", decided on "
+                 + std::to_string(*change.expected_revision) + ")");
   AppliedChange out{before, {}};
+  ++out.after.task.revision;
   if (change.task) {
     auto done
         = apply_task_change(out.after, *change.task, change, out.transitions);

@@ -49,6 +49,12 @@ struct DeadLetterDraft {
 /// included), or nothing is.
 struct ChangeSet {
   std::string task_id;
+  /// The revision of the snapshot the change was decided on: set, the change
+  /// applies only if nothing else changed the task since, because a
+  /// decision depends on every step's state, not only on those it changes
+  /// (two results decided at once on one snapshot would each see the other
+  /// step still running, and neither would dispatch what follows both).
+  std::optional<int64_t> expected_revision;
   std::optional<TaskChange> task;
   std::vector<StepChange> steps;
   /// Sent only if the change set commits (same transaction, or outbox).

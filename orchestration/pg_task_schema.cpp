@@ -52,6 +52,8 @@ CREATE TABLE tasker.tasks (
     'evaluating_results', 'waiting_for_dependencies', 'waiting_for_retry',
     'blocked_by_failures', 'complete', 'error', 'cancelled',
     'resolved_manually')),
+  -- Changes applied so far: the fence of decisions taken on a snapshot.
+  revision bigint NOT NULL DEFAULT 0,
   created_at timestamptz NOT NULL,
   state_since timestamptz NOT NULL,
   completed_at timestamptz

@@ -2,6 +2,7 @@
 
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
+#include "messaging/pgmq/pg_connection_pool.hpp"
 #include "messaging/pgmq/pgmq_listener.hpp"
 #include "messaging/pgmq/pgmq_schema.hpp"
 #include "orchestration/change_applier.hpp"
@@ -10,17 +11,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <span>
-#include <thread>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
-
-#include <poll.h>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -32,80 +27,12 @@ namespace {
 using core::Error;
 using core::ErrorCode;
 using core::Result;
+using messaging::ConnectionLease;
+using messaging::ConnectionPool;
+using messaging::PooledConnection;
 using nlohmann::json;
 
 constexpr std::string_view kComponent = "task_store";
-
-// -- connection strings -------------------------------------------------------
-
-bool is_url(std::string_view conninfo) {
-  return conninfo.starts_with("postgresql://")
-         || conninfo.starts_with("postgres://");
-}
-
-std::string with_connect_timeout(std::string conninfo,
-                                 std::chrono::seconds timeout) {
-  if (conninfo.find("connect_timeout=") != std::string::npos)
-    return conninfo;
-  auto setting = "connect_timeout=" + std::to_string(timeout.count());
-  if (is_url(conninfo))
-    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&")
-           + setting;
-  return conninfo + (conninfo.empty() ? "" : " ") + setting;
-}
-
-// Returns "host:port" of a URL or key=value connection string, for error
-// messages (never the user or password).
-std::string endpoint_of(std::string_view conninfo) {
-  std::string host;
-  std::string port;
-  auto take = [&](std::string_view key, std::string_view value) {
-    if (key == "host" || (key == "hostaddr" && host.empty()))
-      host = value;
-    else if (key == "port")
-      port = value;
-  };
-  auto take_pairs = [&](std::string_view pairs, char separator) {
-    while (!pairs.empty()) {
-      auto pair = pairs.substr(0, pairs.find(separator));
-      if (auto eq = pair.find('='); eq != std::string_view::npos)
-        take(pair.substr(0, eq), pair.substr(eq + 1));
-      pairs.remove_prefix(std::min(pairs.size(), pair.size() + 1));
-    }
-  };
-  if (is_url(conninfo)) {
-    auto rest = conninfo.substr(conninfo.find("://") + 3);
-    auto authority = rest.substr(0, rest.find_first_of("/?"));
-    if (auto at = authority.rfind('@'); at != std::string_view::npos)
-      authority.remove_prefix(at + 1);
-    auto colon = authority.rfind(':');
-    auto bracket = authority.rfind(']');
-    if (colon != std::string_view::npos
-        && (bracket == std::string_view::npos || colon > bracket)) {
-      take("host", authority.substr(0, colon));
-      take("port", authority.substr(colon + 1));
-    } else {
-      take("host", authority);
-    }
-    if (auto q = rest.find('?'); q != std::string_view::npos)
-      take_pairs(rest.substr(q + 1), '&');
-  } else {
-    take_pairs(conninfo, ' ');
-  }
-  return (host.empty() ? "localhost" : host) + ":"
-         + (port.empty() ? "5432" : port);
-}
-
-std::unique_ptr<pqxx::connection> open_connection(const std::string& info) {
-  auto connection = std::make_unique<pqxx::connection>(info);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  // A broken connection is replaced by the pool, never silently revived by
-  // libpqxx in the middle of a transaction.
-  connection->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
-  return connection;
-}
 
 // -- values -------------------------------------------------------------------
 
@@ -256,7 +183,7 @@ class Fields {
 constexpr std::string_view kTaskColumns
     = "t.id::text, t.namespace, t.name, t.version, t.identity_hash, "
       "t.idempotency_key, t.priority, t.initiator, t.source_system, t.reason, "
-      "t.state, tasker.time_to_us(t.created_at), "
+      "t.state, t.revision, tasker.time_to_us(t.created_at), "
       "tasker.time_to_us(t.state_since), tasker.time_to_us(t.completed_at)";
 
 // The step columns read by `read_step`.
@@ -372,9 +299,11 @@ constexpr std::string_view kOutboxMessages
 // messages (JSON arrays): everything one or more change sets write.
 std::string write_sql(bool send_with_pgmq) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
+         "revision = r.revision, "
          "state_since = tasker.us_to_time(r.state_since), completed_at = "
          "tasker.us_to_time(r.completed_at) FROM jsonb_to_recordset($1::jsonb) "
-         "AS r(id uuid, state text, state_since bigint, completed_at bigint) "
+         "AS r(id uuid, state text, revision bigint, state_since bigint, "
+         "completed_at bigint) "
          "WHERE t.id = r.id RETURNING 1), "
          "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
          "attempts = r.attempts, results = r.results, last_error = "
@@ -497,6 +426,7 @@ TaskRecord read_task(Fields& f) {
   task.source_system = f.text();
   task.reason = f.text();
   task.state = parse_task_state(f.text()).value_or(TaskState::error);
+  task.revision = f.value<int64_t>();
   task.created_at = f.time();
   task.state_since = f.time();
   task.completed_at = f.optional_time();
@@ -615,6 +545,7 @@ struct Writes {
     for (const auto& [id, task] : tasks)
       rows.push_back({{"id", id},
                       {"state", to_string(task.state)},
+                      {"revision", task.revision},
                       {"state_since", to_us(task.state_since)},
                       {"completed_at", us_or_null(task.completed_at)}});
     return rows;
@@ -689,11 +620,10 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
     writes.messages.push_back(std::move(row));
     writes.queues.insert(outbound.queue);
   }
+  // Every change moves the revision, so the task row is always written.
   const auto& before = loaded.snapshot.task;
   const auto& task = out.after.task;
-  if (task.state != before.state || task.state_since != before.state_since
-      || task.completed_at != before.completed_at)
-    writes.tasks[task.id] = task;
+  writes.tasks[task.id] = task;
   for (const auto& step : change.steps)
     writes.steps[step.step_id] = *out.after.step_by_id(step.step_id);
   for (const auto& transition : applied->transitions)
@@ -713,144 +643,6 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
 bool is_connection_state(const std::string& sqlstate) {
   return sqlstate.starts_with("08") || sqlstate.starts_with("57P");
 }
-
-// -- connection pool ----------------------------------------------------------
-
-/// A pooled connection and the statements already prepared on it.
-struct PooledConnection {
-  std::unique_ptr<pqxx::connection> connection;
-  std::unordered_set<std::string> prepared;
-
-  /// Returns `name`, preparing `sql` under it on this connection first if
-  /// needed (libpqxx sends the PREPARE with the first execution).
-  std::string statement(const std::string& name, std::string_view sql) {
-    if (prepared.count(name) == 0) {
-      connection->prepare(name, std::string{sql});
-      prepared.insert(name);
-    }
-    return name;
-  }
-
-  // True when the server closed the connection while it sat idle: the
-  // terminating message and the end of stream are already in the socket.
-  bool found_dead() {
-    for (int i = 0; i < 4; ++i) {
-      if (!connection->is_open())
-        return true;
-      pollfd fd{connection->sock(), POLLIN, 0};
-      if (::poll(&fd, 1, 0) <= 0)
-        return false;
-      try {
-        connection->get_notifs();
-      } catch (const pqxx::broken_connection&) {
-        return true;
-      }
-    }
-    return !connection->is_open();
-  }
-};
-
-/// A blocking pool: at most `size` connections, opened on demand.
-class ConnectionPool {
- public:
-  ConnectionPool(std::string conninfo, std::size_t size)
-      : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)) {}
-
-  /// Takes an open connection into the pool.
-  void adopt(std::unique_ptr<pqxx::connection> connection) {
-    auto pooled = std::make_unique<PooledConnection>();
-    pooled->connection = std::move(connection);
-    std::lock_guard<std::mutex> guard{mutex_};
-    ++open_;
-    idle_.push_back(std::move(pooled));
-  }
-
-  /// Waits for a free connection, opening one while the pool is not full.
-  /// Throws `pqxx::broken_connection` when a new one cannot be opened.
-  std::unique_ptr<PooledConnection> acquire() {
-    std::unique_lock<std::mutex> lock{mutex_};
-    available_.wait(lock, [&] {
-      return !idle_.empty() || open_ < size_;
-    });
-    if (!idle_.empty()) {
-      auto pooled = std::move(idle_.back());
-      idle_.pop_back();
-      return pooled;
-    }
-    ++open_;
-    lock.unlock();
-    try {
-      auto pooled = std::make_unique<PooledConnection>();
-      pooled->connection = open_connection(conninfo_);
-      return pooled;
-    } catch (...) {
-      forget();
-      throw;
-    }
-  }
-
-  void release(std::unique_ptr<PooledConnection> pooled) {
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      idle_.push_back(std::move(pooled));
-    }
-    available_.notify_one();
-  }
-
-  /// Frees the slot of a connection that was dropped.
-  void forget() {
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      --open_;
-    }
-    available_.notify_one();
-  }
-
- private:
-  std::string conninfo_;
-  std::size_t size_;
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<PooledConnection>> idle_;
-  std::size_t open_ = 0;
-};
-
-/// A connection borrowed from the pool; returned on destruction unless
-/// discarded.
-class Lease {
- public:
-  Lease(ConnectionPool& pool, std::unique_ptr<PooledConnection> pooled)
-      : pool_(&pool), pooled_(std::move(pooled)) {}
-
-  Lease(Lease&& other) noexcept
-      : pool_(other.pool_), pooled_(std::move(other.pooled_)) {}
-
-  Lease& operator=(Lease&&) = delete;
-
-  ~Lease() {
-    if (pooled_)
-      pool_->release(std::move(pooled_));
-  }
-
-  PooledConnection& operator*() {
-    return *pooled_;
-  }
-
-  PooledConnection* operator->() {
-    return pooled_.get();
-  }
-
-  void discard() {
-    if (pooled_) {
-      pooled_.reset();
-      pool_->forget();
-    }
-  }
-
- private:
-  ConnectionPool* pool_;
-  std::unique_ptr<PooledConnection> pooled_;
-};
 
 const std::string& load_sql() {
   static const std::string sql = snapshot_sql("t.id = ANY($1::uuid[])", false);
@@ -885,17 +677,6 @@ struct PgTaskStore::State {
   ConnectionPool pool;
   std::string write_statement;
 
-  // A live connection: idle ones the server closed are replaced first.
-  Lease acquire() {
-    for (int i = 0; i <= options.pool_size; ++i) {
-      Lease lease{pool, pool.acquire()};
-      if (!lease->found_dead())
-        return lease;
-      lease.discard();
-    }
-    return Lease{pool, pool.acquire()};
-  }
-
   Error located(const Error& error) const {
     if (error.code() != ErrorCode::backend_unavailable)
       return error;
@@ -910,9 +691,9 @@ struct PgTaskStore::State {
   Result<T> run(const std::string& operation, std::string_view queue,
                 bool retry_safe, Body&& body) {
     for (bool retried = false;; retried = true) {
-      std::optional<Lease> lease;
+      std::optional<ConnectionLease> lease;
       try {
-        lease.emplace(acquire());
+        lease.emplace(pool.acquire());
         return body(**lease);
       } catch (const pqxx::broken_connection&) {
         auto error = located(current_task_store_error(operation, queue));
@@ -923,8 +704,8 @@ struct PgTaskStore::State {
           return error;
       } catch (...) {
         auto error = located(current_task_store_error(operation, queue));
-        if (lease && !(*lease)->connection->is_open())
-          lease->discard();
+        if (lease)
+          lease->discard_if_closed();
         return error;
       }
     }
@@ -1017,43 +798,22 @@ PgTaskStore::PgTaskStore(std::shared_ptr<State> state)
 // -- connect ------------------------------------------------------------------
 
 core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
-  if (options.pool_size < 1)
-    return Error{ErrorCode::invalid_config,
-                 "task store pool_size must be at least 1, not "
-                     + std::to_string(options.pool_size)};
-  auto conninfo = with_connect_timeout(options.url, options.connect_timeout);
-  auto endpoint = endpoint_of(conninfo);
-  auto attempts = std::max(1, options.connect_retries);
-  auto backoff = std::chrono::milliseconds{100};
-  std::unique_ptr<pqxx::connection> first;
-  std::string last_error;
-  for (int attempt = 1; attempt <= attempts && !first; ++attempt) {
-    try {
-      first = open_connection(conninfo);
-    } catch (...) {
-      last_error = current_task_store_error("connect").message();
-      core::log_debug(kComponent, "connection attempt "
-                                      + std::to_string(attempt) + " to "
-                                      + endpoint + " failed: " + last_error);
-      if (attempt < attempts) {
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
-      }
-    }
-  }
+  auto first = messaging::open_first_connection(
+      "task store", options.url, options.connect_timeout,
+      options.connect_retries, options.pool_size, kComponent,
+      current_task_store_error);
   if (!first)
-    return Error{ErrorCode::backend_unavailable,
-                 "cannot connect to PostgreSQL at " + endpoint + " after "
-                     + std::to_string(attempts) + " attempt"
-                     + (attempts == 1 ? "" : "s") + ": " + last_error};
+    return first.error();
+  auto& [conninfo, endpoint, connection] = *first;
   auto at_endpoint = [&](const Error& error) {
     return Error{error.code(),
                  error.message() + " (PostgreSQL at " + endpoint + ")"};
   };
-  if (auto schema = install_task_schema(*first); !schema)
+  if (auto schema = install_task_schema(*connection); !schema)
     return at_endpoint(schema.error());
   if (options.send_with_pgmq) {
-    if (auto pgmq = messaging::install_or_verify_pgmq_schema(*first); !pgmq)
+    if (auto pgmq = messaging::install_or_verify_pgmq_schema(*connection);
+        !pgmq)
       return at_endpoint(pgmq.error());
   }
   core::log_info(kComponent,
@@ -1063,7 +823,7 @@ core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
                      + ")");
   auto state = std::make_shared<State>(std::move(options), std::move(conninfo),
                                        std::move(endpoint));
-  state->pool.adopt(std::move(first));
+  state->pool.adopt(std::move(connection));
   return PgTaskStore{std::move(state)};
 }
 

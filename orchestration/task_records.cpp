@@ -81,7 +81,7 @@ void to_json(nlohmann::json& out, const TaskRecord& task) {
   out = {{"id", task.id},
          {"namespace", task.namespace_name},
          {"name", task.name},
-         {"version", task.version},
+         {"revision", task.revision},
          {"context", task.context},
          {"identity_hash", task.identity_hash},
          {"idempotency_key", task.idempotency_key
@@ -92,6 +92,7 @@ void to_json(nlohmann::json& out, const TaskRecord& task) {
          {"source_system", task.source_system},
          {"reason", task.reason},
          {"state", to_string(task.state)},
+         {"revision", task.revision},
          {"created_at", epoch_ms(task.created_at)},
          {"state_since", epoch_ms(task.state_since)},
          {"completed_at", optional_ms(task.completed_at)}};

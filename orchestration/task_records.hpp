@@ -63,6 +63,9 @@ struct TaskRecord {
   std::string source_system;
   std::string reason;
   TaskState state = TaskState::pending;
+  /// Changes applied so far: the fence of decisions taken on a snapshot
+  /// (`ChangeSet::expected_revision`).
+  int64_t revision = 0;
   TimePoint created_at;
   /// When the task entered its current state.
   TimePoint state_since;

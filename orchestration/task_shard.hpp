@@ -31,7 +31,7 @@ struct TaskShardOptions {
   /// Most step results in one batch (one store transaction).
   std::size_t max_batch = 256;
   /// Re-plans after another node changed the task first.
-  int32_t conflict_retries = 3;
+  int32_t conflict_retries = 8;
   /// The time decisions are taken at (tests move it by hand).
   std::function<TimePoint()> now = [] {
     return Clock::now();

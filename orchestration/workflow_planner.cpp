@@ -229,6 +229,7 @@ core::Result<void> plan_progress(const TaskSnapshot& snapshot,
       change.task = TaskChange{snapshot.task.state, std::move(events), {}};
   }
   change.task_id = snapshot.task.id;
+  change.expected_revision = snapshot.task.revision;
   change.at = ctx.now;
   change.node = ctx.node;
   return {};
@@ -319,6 +320,7 @@ core::Result<ChangeSet> plan_cancel(const TaskSnapshot& snapshot,
                            + " and cannot be cancelled"};
   ChangeSet change;
   change.task_id = snapshot.task.id;
+  change.expected_revision = snapshot.task.revision;
   change.at = ctx.now;
   change.node = ctx.node;
   nlohmann::json why{{"reason", reason}};
@@ -439,6 +441,7 @@ core::Result<ChangeSet> plan_expire(const TaskSnapshot& snapshot,
                        "task " + snapshot.task.id + " finished meanwhile"};
   ChangeSet change;
   change.task_id = snapshot.task.id;
+  change.expected_revision = snapshot.task.revision;
   change.at = ctx.now;
   change.node = ctx.node;
   change.task

@@ -4,24 +4,20 @@
 
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
+#include "messaging/pgmq/pg_connection_pool.hpp"
 #include "messaging/pgmq/pg_errors.hpp"
 #include "messaging/pgmq/pgmq_listener.hpp"
 #include "messaging/pgmq/pgmq_schema.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <iterator>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
-#include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <poll.h>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -36,106 +32,6 @@ using core::Result;
 
 constexpr std::string_view kComponent = "pgmq";
 constexpr std::string_view kMaxDeliveriesReason = "max_deliveries_exceeded";
-// -- connection strings -------------------------------------------------------
-
-bool is_url(std::string_view conninfo) {
-  return conninfo.starts_with("postgresql://")
-         || conninfo.starts_with("postgres://");
-}
-
-std::string with_connect_timeout(std::string conninfo,
-                                 std::chrono::seconds timeout) {
-  if (conninfo.find("connect_timeout=") != std::string::npos)
-    return conninfo;
-  auto setting = "connect_timeout=" + std::to_string(timeout.count());
-  if (is_url(conninfo))
-    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&")
-           + setting;
-  return conninfo + (conninfo.empty() ? "" : " ") + setting;
-}
-
-// Returns "host:port" of a URL or key=value connection string, for error
-// messages (never the user or password).
-std::string endpoint_of(std::string_view conninfo) {
-  std::string host;
-  std::string port;
-  auto take = [&](std::string_view key, std::string_view value) {
-    if (key == "host" || (key == "hostaddr" && host.empty()))
-      host = value;
-    else if (key == "port")
-      port = value;
-  };
-  if (is_url(conninfo)) {
-    auto rest = conninfo.substr(conninfo.find("://") + 3);
-    auto authority = rest.substr(0, rest.find_first_of("/?"));
-    if (auto at = authority.rfind('@'); at != std::string_view::npos)
-      authority.remove_prefix(at + 1);
-    auto colon = authority.rfind(':');
-    auto bracket = authority.rfind(']');
-    if (colon != std::string_view::npos
-        && (bracket == std::string_view::npos || colon > bracket)) {
-      take("host", authority.substr(0, colon));
-      take("port", authority.substr(colon + 1));
-    } else {
-      take("host", authority);
-    }
-    if (auto q = rest.find('?'); q != std::string_view::npos) {
-      auto query = rest.substr(q + 1);
-      while (!query.empty()) {
-        auto pair = query.substr(0, query.find('&'));
-        if (auto eq = pair.find('='); eq != std::string_view::npos)
-          take(pair.substr(0, eq), pair.substr(eq + 1));
-        query.remove_prefix(std::min(query.size(), pair.size() + 1));
-      }
-    }
-  } else {
-    std::size_t pos = 0;
-    while (pos < conninfo.size()) {
-      auto eq = conninfo.find('=', pos);
-      if (eq == std::string_view::npos)
-        break;
-      auto key = conninfo.substr(pos, eq - pos);
-      while (!key.empty() && key.front() == ' ')
-        key.remove_prefix(1);
-      while (!key.empty() && key.back() == ' ')
-        key.remove_suffix(1);
-      auto value_start = conninfo.find_first_not_of(' ', eq + 1);
-      if (value_start == std::string_view::npos)
-        break;
-      std::string value;
-      if (conninfo[value_start] == '\'') {
-        pos = value_start + 1;
-        while (pos < conninfo.size() && conninfo[pos] != '\'') {
-          if (conninfo[pos] == '\\' && pos + 1 < conninfo.size())
-            ++pos;
-          value += conninfo[pos++];
-        }
-        ++pos;
-      } else {
-        auto end = conninfo.find(' ', value_start);
-        if (end == std::string_view::npos)
-          end = conninfo.size();
-        value = conninfo.substr(value_start, end - value_start);
-        pos = end;
-      }
-      take(key, value);
-    }
-  }
-  return (host.empty() ? "localhost" : host) + ":"
-         + (port.empty() ? "5432" : port);
-}
-
-std::unique_ptr<pqxx::connection> open_connection(const std::string& info) {
-  auto connection = std::make_unique<pqxx::connection>(info);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  // A broken connection is replaced by the pool, never silently revived by
-  // libpqxx in the middle of an operation.
-  connection->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
-  return connection;
-}
-
 // -- SQL values ---------------------------------------------------------------
 
 // A PostgreSQL array literal of quoted elements ("{"a","b\"c",NULL}").
@@ -386,146 +282,15 @@ std::string expand(std::string_view sql, const std::string& queue,
   return out;
 }
 
-// -- connection pool ----------------------------------------------------------
-
-/// A pooled connection and the statements already prepared on it.
-struct PooledConnection {
-  std::unique_ptr<pqxx::connection> connection;
-  std::unordered_set<std::string> prepared;
-
-  /// Returns the name of the statement `<kind>_<queue>`, preparing `sql`
-  /// (expanded for the queue) on this connection first if needed; libpqxx
-  /// sends the PREPARE with the first execution.
-  std::string statement(std::string_view kind, const std::string& queue,
-                        std::string_view sql, std::string_view pick = {}) {
-    auto name = std::string{kind} + "_" + queue;
-    if (prepared.count(name) == 0) {
-      connection->prepare(name, expand(sql, queue, pick));
-      prepared.insert(name);
-    }
-    return name;
-  }
-
-  // True when the server closed the connection while it sat idle: the
-  // terminating message and the end of stream are already in the socket.
-  bool found_dead() {
-    for (int i = 0; i < 4; ++i) {
-      if (!connection->is_open())
-        return true;
-      pollfd fd{connection->sock(), POLLIN, 0};
-      if (::poll(&fd, 1, 0) <= 0)
-        return false;
-      try {
-        connection->get_notifs();
-      } catch (const pqxx::broken_connection&) {
-        return true;
-      }
-    }
-    return !connection->is_open();
-  }
-};
-
-/// A blocking pool: at most `size` connections, opened on demand.
-class ConnectionPool {
- public:
-  ConnectionPool(std::string conninfo, std::size_t size)
-      : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)) {}
-
-  /// Takes an open connection into the pool.
-  void adopt(std::unique_ptr<pqxx::connection> connection) {
-    auto pooled = std::make_unique<PooledConnection>();
-    pooled->connection = std::move(connection);
-    std::lock_guard<std::mutex> guard{mutex_};
-    ++open_;
-    idle_.push_back(std::move(pooled));
-  }
-
-  /// Waits for a free connection, opening one while the pool is not full.
-  /// Throws `pqxx::broken_connection` when a new one cannot be opened.
-  std::unique_ptr<PooledConnection> acquire() {
-    std::unique_lock<std::mutex> lock{mutex_};
-    available_.wait(lock, [&] {
-      return !idle_.empty() || open_ < size_;
-    });
-    if (!idle_.empty()) {
-      auto pooled = std::move(idle_.back());
-      idle_.pop_back();
-      return pooled;
-    }
-    ++open_;
-    lock.unlock();
-    try {
-      auto pooled = std::make_unique<PooledConnection>();
-      pooled->connection = open_connection(conninfo_);
-      return pooled;
-    } catch (...) {
-      forget();
-      throw;
-    }
-  }
-
-  void release(std::unique_ptr<PooledConnection> pooled) {
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      idle_.push_back(std::move(pooled));
-    }
-    available_.notify_one();
-  }
-
-  /// Frees the slot of a connection that was dropped.
-  void forget() {
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      --open_;
-    }
-    available_.notify_one();
-  }
-
- private:
-  std::string conninfo_;
-  std::size_t size_;
-  std::mutex mutex_;
-  std::condition_variable available_;
-  std::vector<std::unique_ptr<PooledConnection>> idle_;
-  std::size_t open_ = 0;
-};
-
-/// A connection borrowed from the pool; returned on destruction unless
-/// discarded.
-class Lease {
- public:
-  Lease(ConnectionPool& pool, std::unique_ptr<PooledConnection> pooled)
-      : pool_(&pool), pooled_(std::move(pooled)) {}
-
-  Lease(Lease&& other) noexcept
-      : pool_(other.pool_), pooled_(std::move(other.pooled_)) {}
-
-  Lease& operator=(Lease&&) = delete;
-
-  ~Lease() {
-    if (pooled_)
-      pool_->release(std::move(pooled_));
-  }
-
-  PooledConnection& operator*() {
-    return *pooled_;
-  }
-
-  PooledConnection* operator->() {
-    return pooled_.get();
-  }
-
-  void discard() {
-    if (pooled_) {
-      pooled_.reset();
-      pool_->forget();
-    }
-  }
-
- private:
-  ConnectionPool* pool_;
-  std::unique_ptr<PooledConnection> pooled_;
-};
+// Returns the name of the statement `<kind>_<queue>`, preparing `sql`
+// (expanded for the queue) on `c` first if needed.
+std::string queue_statement(PooledConnection& c, std::string_view kind,
+                            const std::string& queue, std::string_view sql,
+                            std::string_view pick = {}) {
+  return c.statement(std::string{kind} + "_" + queue, [&] {
+    return expand(sql, queue, pick);
+  });
+}
 
 // Moves the messages `ids` delivered at least `least_deliveries` times to
 // the dead-letter queue; returns how many it moved.
@@ -534,7 +299,7 @@ std::size_t dead_letter(PooledConnection& c, const std::string& queue,
                         const std::string& reason, int32_t least_deliveries) {
   pqxx::nontransaction tx{*c.connection};
   return tx
-      .exec_prepared(c.statement("dead_letter", queue, kDeadLetterSql),
+      .exec_prepared(queue_statement(c, "dead_letter", queue, kDeadLetterSql),
                      number_array(ids), reason, least_deliveries)
       .affected_rows();
 }
@@ -559,10 +324,10 @@ Claimed claim(PooledConnection& c, std::string_view kind,
   std::vector<int64_t> worn_out;
   {
     pqxx::nontransaction tx{*c.connection};
-    for (const auto& row :
-         tx.exec_prepared(c.statement(kind, queue, kClaimSql, pick), target,
-                          static_cast<int64_t>(visibility_timeout.count()),
-                          max_deliveries)) {
+    for (const auto& row : tx.exec_prepared(
+             queue_statement(c, kind, queue, kClaimSql, pick), target,
+             static_cast<int64_t>(visibility_timeout.count()),
+             max_deliveries)) {
       if (row[6].as<bool>())
         worn_out.push_back(row[0].as<int64_t>());
       else
@@ -642,17 +407,6 @@ struct PgmqProvider::State {
   std::mutex listener_mutex;
   std::shared_ptr<PgmqListener> listener;
 
-  // A live connection: idle ones the server closed are replaced first.
-  Lease acquire() {
-    for (int i = 0; i <= options.pool_size; ++i) {
-      Lease lease{pool, pool.acquire()};
-      if (!lease->found_dead())
-        return lease;
-      lease.discard();
-    }
-    return Lease{pool, pool.acquire()};
-  }
-
   /// Runs `body(PooledConnection&, const Attempt&) -> Result<T>` on a pooled
   /// connection, translating exceptions once, here; retries per `retry`.
   template <class T, class Body>
@@ -660,9 +414,9 @@ struct PgmqProvider::State {
                 Retry retry, Body&& body) {
     Attempt attempt;
     for (;;) {
-      std::optional<Lease> lease;
+      std::optional<ConnectionLease> lease;
       try {
-        lease.emplace(acquire());
+        lease.emplace(pool.acquire());
         return body(**lease, attempt);
       } catch (const pqxx::broken_connection&) {
         auto error = current_pg_error(operation, queue);
@@ -682,8 +436,8 @@ struct PgmqProvider::State {
         return error;
       } catch (...) {
         auto error = current_pg_error(operation, queue);
-        if (lease && !(*lease)->connection->is_open())
-          lease->discard();
+        if (lease)
+          lease->discard_if_closed();
         return error;
       }
     }
@@ -707,36 +461,13 @@ PgmqProvider::PgmqProvider(std::shared_ptr<State> state)
 // -- connect ------------------------------------------------------------------
 
 core::Result<PgmqProvider> PgmqProvider::connect(PgmqOptions options) {
-  if (options.pool_size < 1)
-    return Error{ErrorCode::invalid_config,
-                 "pgmq pool_size must be at least 1, not "
-                     + std::to_string(options.pool_size)};
-  auto conninfo = with_connect_timeout(options.url, options.connect_timeout);
-  auto endpoint = endpoint_of(conninfo);
-  auto attempts = std::max(1, options.connect_retries);
-  auto backoff = std::chrono::milliseconds{100};
-  std::unique_ptr<pqxx::connection> first;
-  std::string last_error;
-  for (int attempt = 1; attempt <= attempts && !first; ++attempt) {
-    try {
-      first = open_connection(conninfo);
-    } catch (...) {
-      last_error = current_pg_error("connect", {}).message();
-      core::log_debug(kComponent, "connection attempt "
-                                      + std::to_string(attempt) + " to "
-                                      + endpoint + " failed: " + last_error);
-      if (attempt < attempts) {
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
-      }
-    }
-  }
+  auto first = open_first_connection(
+      "pgmq", options.url, options.connect_timeout, options.connect_retries,
+      options.pool_size, kComponent, current_pg_error);
   if (!first)
-    return Error{ErrorCode::backend_unavailable,
-                 "cannot connect to PostgreSQL at " + endpoint + " after "
-                     + std::to_string(attempts) + " attempt"
-                     + (attempts == 1 ? "" : "s") + ": " + last_error};
-  auto mode = install_or_verify_pgmq_schema(*first);
+    return first.error();
+  auto& [conninfo, endpoint, connection] = *first;
+  auto mode = install_or_verify_pgmq_schema(*connection);
   if (!mode)
     return Error{mode.error().code(),
                  mode.error().message() + " (PostgreSQL at " + endpoint + ")"};
@@ -746,7 +477,7 @@ core::Result<PgmqProvider> PgmqProvider::connect(PgmqOptions options) {
                                         : "own PGMQ-compatible schema")
                                  + ")");
   auto state = std::make_shared<State>(std::move(options), std::move(conninfo));
-  state->pool.adopt(std::move(first));
+  state->pool.adopt(std::move(connection));
   return PgmqProvider{std::move(state)};
 }
 
@@ -896,7 +627,7 @@ core::Result<int64_t> PgmqProvider::send(const std::string& queue,
   return state_->run<int64_t>(
       "send", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<int64_t> {
-        auto name = c.statement("send", queue, kSendSql);
+        auto name = queue_statement(c, "send", queue, kSendSql);
         pqxx::nontransaction tx{*c.connection};
         return tx
             .exec_prepared1(name, message.payload, headers, delay_ms,
@@ -931,7 +662,7 @@ PgmqProvider::send_batch(const std::string& queue,
   return state_->run<std::vector<int64_t>>(
       "send_batch", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<std::vector<int64_t>> {
-        auto name = c.statement("send_batch", queue, kSendBatchSql);
+        auto name = queue_statement(c, "send_batch", queue, kSendBatchSql);
         pqxx::nontransaction tx{*c.connection};
         std::vector<int64_t> ids;
         for (const auto& row :
@@ -1008,7 +739,7 @@ core::Result<void> PgmqProvider::ack(const std::string& queue, int64_t id) {
   return state_->run<void>(
       "ack", queue, Retry::safe,
       [&](PooledConnection& c, const Attempt& attempt) -> Result<void> {
-        auto name = c.statement("ack", queue, kAckSql);
+        auto name = queue_statement(c, "ack", queue, kAckSql);
         pqxx::nontransaction tx{*c.connection};
         if (tx.exec_prepared(name, id).affected_rows() == 0
             && !attempt.after_loss)
@@ -1027,7 +758,7 @@ core::Result<void> PgmqProvider::ack_batch(const std::string& queue,
   return state_->run<void>(
       "ack_batch", queue, Retry::safe,
       [&](PooledConnection& c, const Attempt&) -> Result<void> {
-        auto name = c.statement("ack_batch", queue, kAckBatchSql);
+        auto name = queue_statement(c, "ack_batch", queue, kAckBatchSql);
         pqxx::nontransaction tx{*c.connection};
         tx.exec_prepared(name, id_array);
         return {};
@@ -1043,7 +774,7 @@ core::Result<void> PgmqProvider::nack(const std::string& queue, int64_t id,
     return state_->run<void>(
         "nack", queue, Retry::safe,
         [&](PooledConnection& c, const Attempt&) -> Result<void> {
-          auto name = c.statement("requeue", queue, kRequeueSql);
+          auto name = queue_statement(c, "requeue", queue, kRequeueSql);
           pqxx::nontransaction tx{*c.connection};
           if (tx.exec_prepared(name, id, delay_ms).affected_rows() == 0)
             return not_found("nack", queue, id);
@@ -1077,7 +808,7 @@ PgmqProvider::extend_visibility(const std::string& queue, int64_t id,
   return state_->run<void>(
       "extend_visibility", queue, Retry::safe,
       [&](PooledConnection& c, const Attempt&) -> Result<void> {
-        auto name = c.statement("extend", queue, kExtendSql);
+        auto name = queue_statement(c, "extend", queue, kExtendSql);
         pqxx::nontransaction tx{*c.connection};
         if (tx.exec_prepared(name, id, static_cast<int64_t>(timeout.count()))
                 .affected_rows()
@@ -1093,7 +824,7 @@ core::Result<QueueMetrics> PgmqProvider::metrics(const std::string& queue) {
   return state_->run<QueueMetrics>(
       "metrics", queue, Retry::safe,
       [&](PooledConnection& c, const Attempt&) -> Result<QueueMetrics> {
-        auto name = c.statement("metrics", queue, kMetricsSql);
+        auto name = queue_statement(c, "metrics", queue, kMetricsSql);
         pqxx::nontransaction tx{*c.connection};
         auto row = tx.exec_prepared1(name);
         QueueMetrics m;

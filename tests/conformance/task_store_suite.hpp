@@ -240,6 +240,28 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
     }
   }
 
+  SUBCASE("a change decided on an outdated snapshot is refused whole") {
+    auto created = f.store.create_task(diamond_request(ns, {{"n", 10}}));
+    REQUIRE(created.ok());
+    const auto& snapshot = created->snapshot;
+    CHECK(snapshot.task.revision == 0);
+    // Two decisions on the same snapshot, about different steps.
+    auto first = enqueue_change(snapshot, "a", now);
+    first.expected_revision = snapshot.task.revision;
+    auto second = enqueue_change(snapshot, "b", now);
+    second.expected_revision = snapshot.task.revision;
+    auto applied = f.store.apply(first);
+    REQUIRE(applied.ok());
+    CHECK(applied->task.revision == 1);
+    auto refused = f.store.apply(second);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == core::ErrorCode::stale_transition);
+    CHECK(refused.error().message().find("changed since") != std::string::npos);
+    auto reloaded = f.store.load(snapshot.task.id);
+    CHECK(reloaded->task.revision == 1);
+    CHECK(reloaded->find_step("b")->state == StepState::pending);
+  }
+
   SUBCASE("a batch applies each change set on its own terms") {
     auto first = f.store.create_task(diamond_request(ns, {{"n", 5}}));
     auto second = f.store.create_task(diamond_request(ns, {{"n", 6}}));

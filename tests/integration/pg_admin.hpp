@@ -4,13 +4,56 @@
 
 #include <pqxx/pqxx>
 
+#include <exception>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 /// Test helpers that act on the test PostgreSQL server from outside the
-/// code under test: tagging a provider's connections and cutting them.
+/// code under test: scratch databases, tagging a provider's connections and
+/// cutting them.
 namespace tasker::testing {
+
+/// A database of its own on the test server, created with a unique name
+/// and dropped (with any connections still on it) on destruction.
+class ScratchDatabase {
+ public:
+  /// Creates the database `unique_name(prefix)`.
+  explicit ScratchDatabase(std::string_view prefix)
+      : name_(unique_name(prefix)) {
+    pqxx::connection admin{database_url()};
+    pqxx::nontransaction tx{admin};
+    tx.exec0("CREATE DATABASE " + tx.quote_name(name_));
+  }
+
+  ScratchDatabase(const ScratchDatabase&) = delete;
+
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+
+  ~ScratchDatabase() {
+    try {
+      pqxx::connection admin{database_url()};
+      pqxx::nontransaction tx{admin};
+      tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name_)
+               + " WITH (FORCE)");
+    } catch (const std::exception&) {
+      // Best effort: a leftover scratch database harms no other test.
+    }
+  }
+
+  /// The test database's URL with this database's name instead.
+  std::string url() const {
+    auto url = database_url();
+    auto query = url.find('?');
+    auto slash = url.rfind('/', query);
+    return url.substr(0, slash + 1) + name_
+           + (query == std::string::npos ? "" : url.substr(query));
+  }
+
+ private:
+  std::string name_;
+};
 
 /// Returns `url` with `application_name=app`, so the server shows which
 /// backends belong to the connections opened with it.

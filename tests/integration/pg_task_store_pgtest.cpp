@@ -35,9 +35,9 @@ using tasker::messaging::MessageNotification;
 using tasker::messaging::PgmqOptions;
 using tasker::messaging::PgmqProvider;
 using tasker::testing::backends_of;
-using tasker::testing::database_url;
 using tasker::testing::diamond_request;
 using tasker::testing::enqueue_change;
+using tasker::testing::ScratchDatabase;
 using tasker::testing::step_id;
 using tasker::testing::terminate_backends_of;
 using tasker::testing::unique_name;
@@ -45,46 +45,11 @@ using tasker::testing::with_application_name;
 
 namespace {
 
-// The test database's URL with another database name.
-std::string url_of_database(const std::string& name) {
-  auto url = database_url();
-  auto query = url.find('?');
-  auto slash = url.rfind('/', query);
-  return url.substr(0, slash + 1) + name
-         + (query == std::string::npos ? "" : url.substr(query));
-}
-
-// A database of its own, dropped at the end. The outbox and the due-work
-// queries look at the whole schema, so store tests do not share theirs with
-// other processes.
-struct ScratchDatabase {
-  std::string name = unique_name("task_store");
-
-  ScratchDatabase() {
-    pqxx::connection admin{database_url()};
-    pqxx::nontransaction tx{admin};
-    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
-  }
-
-  ~ScratchDatabase() {
-    try {
-      pqxx::connection admin{database_url()};
-      pqxx::nontransaction tx{admin};
-      tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name)
-               + " WITH (FORCE)");
-    } catch (const std::exception&) {
-      // Best effort: a leftover scratch database harms no other test.
-    }
-  }
-
-  std::string url() const {
-    return url_of_database(name);
-  }
-};
-
-// The database the store tests of this process share.
+// The database the store tests of this process share. The outbox and the
+// due-work queries look at the whole schema, so store tests do not share
+// theirs with other processes.
 const ScratchDatabase& store_database() {
-  static const ScratchDatabase database;
+  static const ScratchDatabase database{"task_store"};
   return database;
 }
 
@@ -170,7 +135,7 @@ TEST_CASE_TEMPLATE_APPLY(task_store_suite, std::tuple<PgStoreFixture>);
 TEST_CASE_TEMPLATE_APPLY(workflow_suite, std::tuple<PgStoreFixture>);
 
 TEST_CASE("migrations run once: connecting again changes nothing") {
-  ScratchDatabase db;
+  ScratchDatabase db{"task_store"};
   connect_store(db.url());
   auto applied = [&] {
     pqxx::connection conn{db.url()};
@@ -189,7 +154,7 @@ TEST_CASE("migrations run once: connecting again changes nothing") {
 }
 
 TEST_CASE("nodes connecting to a fresh database at once all succeed") {
-  ScratchDatabase db;
+  ScratchDatabase db{"task_store"};
   std::vector<std::string> failures(4);
   std::vector<std::thread> nodes;
   for (std::size_t i = 0; i < failures.size(); ++i)

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "messaging/pgmq/pgmq_schema.hpp"
+#include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
 
 #include <chrono>
@@ -19,44 +20,10 @@ using tasker::messaging::install_or_verify_pgmq_schema;
 using tasker::messaging::pgmq_migrations;
 using tasker::messaging::PgmqSchemaMode;
 using tasker::testing::database_url;
+using tasker::testing::ScratchDatabase;
 using tasker::testing::unique_name;
 
 namespace {
-
-// The test database's URL with another database name.
-std::string url_of_database(const std::string& name) {
-  auto url = database_url();
-  auto query = url.find('?');
-  auto slash = url.rfind('/', query);
-  return url.substr(0, slash + 1) + name
-         + (query == std::string::npos ? "" : url.substr(query));
-}
-
-// A database of its own, dropped at the end.
-struct ScratchDatabase {
-  std::string name = unique_name("pgmq_mig");
-
-  ScratchDatabase() {
-    pqxx::connection admin{database_url()};
-    pqxx::nontransaction tx{admin};
-    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
-  }
-
-  ~ScratchDatabase() {
-    try {
-      pqxx::connection admin{database_url()};
-      pqxx::nontransaction tx{admin};
-      tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name)
-               + " WITH (FORCE)");
-    } catch (const std::exception&) {
-      // Best effort: a leftover scratch database harms no other test.
-    }
-  }
-
-  std::string url() const {
-    return url_of_database(name);
-  }
-};
 
 std::vector<std::pair<int, std::string>> applied(pqxx::connection& c) {
   pqxx::nontransaction tx{c};
@@ -150,7 +117,7 @@ const std::vector<std::string> kMessageRecordColumns{
 } // namespace
 
 TEST_CASE("migrations are recorded once and running them again is a no-op") {
-  ScratchDatabase db;
+  ScratchDatabase db{"pgmq_mig"};
   pqxx::connection conn{db.url()};
   auto first = install_or_verify_pgmq_schema(conn);
   REQUIRE_MESSAGE(first.ok(), first.error().to_string());
@@ -179,7 +146,7 @@ TEST_CASE("migrations are recorded once and running them again is a no-op") {
 }
 
 TEST_CASE("four nodes migrating a fresh database at once do not collide") {
-  ScratchDatabase db;
+  ScratchDatabase db{"pgmq_mig"};
   std::vector<std::string> failures(4);
   std::vector<std::thread> nodes;
   for (int i = 0; i < 4; ++i)
