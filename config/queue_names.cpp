@@ -28,6 +28,11 @@ std::string character_problem(std::string_view name) {
 
 } // namespace
 
+std::vector<std::string> orchestration_queue_names() {
+  return {std::string{kTaskRequestsQueue}, std::string{kStepResultsQueue},
+          std::string{kTaskFinalizationsQueue}};
+}
+
 std::string worker_queue_name(std::string_view ns) {
   std::string out{kWorkerPrefix};
   out += ns;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tasker::config {
 
@@ -26,6 +27,9 @@ inline constexpr std::size_t kMaxQueueNameLength = 47;
 /// Longest namespace: `worker_{ns}_queue_dlq` must still be a valid name.
 inline constexpr std::size_t kMaxNamespaceLength
     = kMaxQueueNameLength - std::string_view{"worker__queue_dlq"}.size();
+
+/// The three queues an orchestration event system reads.
+std::vector<std::string> orchestration_queue_names();
 
 /// Returns `worker_{ns}_queue`, without validating it.
 std::string worker_queue_name(std::string_view ns);

@@ -9,6 +9,7 @@
 #include "messaging/pgmq/pgmq_provider.hpp"
 #include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/fake_processors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,37 +17,15 @@
 #include <caf/scoped_actor.hpp>
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
 using namespace tasker;
 using tasker::testing::backends_of;
+using tasker::testing::eventually;
 using tasker::testing::terminate_backends_of;
-
-namespace {
-
-// Waits up to `limit` for `done`, checking every 10 ms.
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds limit = 20s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-caf::actor_system_config& configured(caf::actor_system_config& cfg) {
-  channels::configure_actor_system(cfg);
-  return cfg;
-}
-
-} // namespace
 
 TEST_CASE("after the listener's connection is cut, the poller catches up") {
   const auto app = testing::unique_name("evsys");
@@ -59,7 +38,8 @@ TEST_CASE("after the listener's connection is cut, the poller catches up") {
   REQUIRE(provider.create_queue(queue).ok());
 
   caf::actor_system_config cfg;
-  caf::actor_system sys{configured(cfg)};
+  channels::configure_actor_system(cfg);
+  caf::actor_system sys{cfg};
   testing::WorkerLog log{provider};
   auto processor = sys.spawn(testing::fake_worker_processor, &log);
   actors::EventSystemOptions options;
@@ -92,7 +72,7 @@ TEST_CASE("after the listener's connection is cut, the poller catches up") {
   REQUIRE(eventually([&] {
     return !backends_of(app, "query LIKE 'LISTEN%'").empty();
   }));
-  auto first = provider.send(queue, {R"({"n":0})"});
+  auto first = provider.send(queue, {R"({"n":0})", {}, {}});
   REQUIRE(first.ok());
   REQUIRE(eventually([&] {
     return processed(*first);
@@ -106,7 +86,7 @@ TEST_CASE("after the listener's connection is cut, the poller catches up") {
   REQUIRE(terminate_backends_of(app, "query LIKE 'LISTEN%'") == 1);
   std::vector<messaging::OutgoingMessage> batch;
   for (int i = 1; i <= 20; ++i)
-    batch.push_back({R"({"n":)" + std::to_string(i) + "}"});
+    batch.push_back({R"({"n":)" + std::to_string(i) + "}", {}, {}});
   auto ids = provider.send_batch(queue, batch);
   REQUIRE(ids.ok());
   REQUIRE(eventually([&] {
@@ -136,7 +116,7 @@ TEST_CASE("after the listener's connection is cut, the poller catches up") {
     return !backends_of(app, "query LIKE 'LISTEN%'").empty();
   }));
   auto notifications = stats().notifications;
-  auto last = provider.send(queue, {R"({"n":21})"});
+  auto last = provider.send(queue, {R"({"n":21})", {}, {}});
   REQUIRE(last.ok());
   REQUIRE(eventually([&] {
     return processed(*last);

@@ -8,6 +8,7 @@
 #include "actors/event_system.hpp"
 #include "channels/actor_system_setup.hpp"
 #include "channels/message_json.hpp"
+#include "config/queue_names.hpp"
 #include "config/template_catalog.hpp"
 #include "messaging/pgmq/pgmq_provider.hpp"
 #include "orchestration/orchestration_processor.hpp"
@@ -15,6 +16,7 @@
 #include "orchestration/pg_task_store.hpp"
 #include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/step_workers.hpp"
 
 #include <caf/actor_system.hpp>
@@ -32,13 +34,13 @@
 
 using namespace std::chrono_literals;
 using namespace tasker;
+using tasker::testing::eventually;
 using namespace tasker::orchestration;
 
 namespace {
 
-const std::vector<std::string> kOrchestrationQueues{
-    "orchestration_task_requests", "orchestration_step_results",
-    "orchestration_task_finalizations"};
+const std::vector<std::string> kOrchestrationQueues
+    = config::orchestration_queue_names();
 
 messaging::PgmqProvider connect_pgmq(const std::string& url) {
   messaging::PgmqOptions options;
@@ -99,22 +101,6 @@ struct Instance {
   }
 };
 
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-caf::actor_system_config& configured(caf::actor_system_config& cfg) {
-  channels::configure_actor_system(cfg);
-  return cfg;
-}
-
 } // namespace
 
 TEST_CASE("two orchestration instances never dispatch a step twice") {
@@ -130,7 +116,8 @@ TEST_CASE("two orchestration instances never dispatch a step twice") {
       REQUIRE(setup.create_queue(tmpl.queue_name()).ok());
   }
   caf::actor_system_config cfg;
-  caf::actor_system sys{configured(cfg)};
+  channels::configure_actor_system(cfg);
+  caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   Instance first{sys, database.url(), catalog, "orchestrator-1"};
   Instance second{sys, database.url(), catalog, "orchestrator-2"};

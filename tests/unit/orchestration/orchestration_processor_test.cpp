@@ -30,9 +30,8 @@ using namespace tasker::orchestration;
 
 namespace {
 
-const std::vector<std::string> kOrchestrationQueues{
-    "orchestration_task_requests", "orchestration_step_results",
-    "orchestration_task_finalizations"};
+const std::vector<std::string> kOrchestrationQueues
+    = config::orchestration_queue_names();
 
 struct Fixture {
   caf::actor_system_config cfg;
