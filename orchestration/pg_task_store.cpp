@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <span>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -362,12 +363,18 @@ constexpr std::string_view kOutboxSql
 constexpr std::string_view kRemoveOutboxSql
     = "DELETE FROM tasker.outbox WHERE id = ANY($1::bigint[])";
 
+// Driven by the due steps (partial index); each one's task state is read
+// by primary key. The subquery has no state condition and is fenced with
+// OFFSET 0, so the planner cannot use the partial index of live tasks with
+// a join filter, which it did with stale statistics (a scan of every live
+// task per due step).
 constexpr std::string_view kDueRetriesSql
-    = "SELECT s.task_id::text FROM tasker.workflow_steps s JOIN tasker.tasks "
-      "t ON t.id = s.task_id WHERE s.state = 'waiting_for_retry' AND "
-      "s.next_retry_at <= tasker.us_to_time($1) AND t.state NOT IN "
-      "('complete', 'error', 'cancelled', 'resolved_manually') GROUP BY "
-      "s.task_id ORDER BY min(s.next_retry_at) LIMIT $2";
+    = "SELECT s.task_id::text FROM tasker.workflow_steps s CROSS JOIN "
+      "LATERAL (SELECT t.state FROM tasker.tasks t WHERE t.id = s.task_id "
+      "OFFSET 0) t WHERE s.state = 'waiting_for_retry' AND s.next_retry_at <= "
+      "tasker.us_to_time($1) AND t.state NOT IN ('complete', 'error', "
+      "'cancelled', 'resolved_manually') GROUP BY s.task_id ORDER BY "
+      "min(s.next_retry_at) LIMIT $2";
 
 // $1 now (us), $2 grace (s), $3 limit.
 constexpr std::string_view kOverdueSql
@@ -388,6 +395,64 @@ constexpr std::string_view kStaleSql
       "t.state_since <= tasker.us_to_time($2)) OR (t.state = "
       "'steps_in_process' AND t.state_since <= tasker.us_to_time($3)) OR "
       "t.created_at <= tasker.us_to_time($4)) ORDER BY t.created_at LIMIT $5";
+
+/// One of the store's prepared statements with its arguments, so that a
+/// query and `explain_due_work` run the very same statement.
+template <class... Args>
+struct Statement {
+  std::string name;
+  std::string_view sql;
+  std::tuple<Args...> args;
+
+  pqxx::result run(PooledConnection& c, pqxx::transaction_base& tx) const {
+    return std::apply(
+        [&](const Args&... arg) {
+          return tx.exec_prepared(c.statement(name, sql), arg...);
+        },
+        args);
+  }
+
+  /// Runs the statement under `EXPLAIN (ANALYZE, BUFFERS)` and returns the
+  /// plan the server used for it on this connection, a line per row.
+  std::string explain(PooledConnection& c, pqxx::transaction_base& tx) const {
+    c.connection->prepare_now(c.statement(name, sql));
+    std::string call
+        = "EXPLAIN (ANALYZE, BUFFERS) EXECUTE " + tx.quote_name(name) + " (";
+    std::apply(
+        [&](const Args&... arg) {
+          std::string separator;
+          ((call += separator + tx.quote(arg), separator = ", "), ...);
+        },
+        args);
+    std::string plan;
+    for (const auto& row : tx.exec(call + ")"))
+      plan += row[0].as<std::string>() + "\n";
+    return plan;
+  }
+};
+
+Statement<int64_t, int32_t> due_retries_statement(TimePoint now,
+                                                  int32_t limit) {
+  return {"due_retries", kDueRetriesSql, {to_us(now), std::max(0, limit)}};
+}
+
+Statement<int64_t, int64_t, int32_t>
+overdue_statement(TimePoint now, std::chrono::seconds grace, int32_t limit) {
+  return {
+      "overdue_steps",
+      kOverdueSql,
+      {to_us(now), static_cast<int64_t>(grace.count()), std::max(0, limit)}};
+}
+
+Statement<int64_t, int64_t, int64_t, int64_t, int32_t>
+stale_statement(TimePoint now, const StalenessLimits& limits, int32_t limit) {
+  return {"stale_tasks",
+          kStaleSql,
+          {to_us(now - limits.waiting_for_dependencies),
+           to_us(now - limits.waiting_for_retry),
+           to_us(now - limits.steps_in_process), to_us(now - limits.lifetime),
+           std::max(0, limit)}};
+}
 
 constexpr std::string_view kDeadLetterColumns
     = "id, task_id::text, original_state, reason, resolution, "
@@ -1082,9 +1147,7 @@ core::Result<std::vector<std::string>> PgTaskStore::due_retries(TimePoint now,
       "due_retries", {}, true, [&](PooledConnection& c) -> Result<Ids> {
         pqxx::nontransaction tx{*c.connection};
         Ids out;
-        for (const auto& row :
-             tx.exec_prepared(c.statement("due_retries", kDueRetriesSql),
-                              to_us(now), std::max(0, limit)))
+        for (const auto& row : due_retries_statement(now, limit).run(c, tx))
           out.push_back(row[0].as<std::string>());
         return out;
       });
@@ -1098,9 +1161,8 @@ PgTaskStore::overdue_steps(TimePoint now, std::chrono::seconds grace,
       "overdue_steps", {}, true, [&](PooledConnection& c) -> Result<Steps> {
         pqxx::nontransaction tx{*c.connection};
         Steps out;
-        for (const auto& row : tx.exec_prepared(
-                 c.statement("overdue_steps", kOverdueSql), to_us(now),
-                 static_cast<int64_t>(grace.count()), std::max(0, limit))) {
+        for (const auto& row :
+             overdue_statement(now, grace, limit).run(c, tx)) {
           Fields f{row};
           OverdueStep step;
           step.task_id = f.text();
@@ -1120,14 +1182,25 @@ PgTaskStore::stale_tasks(TimePoint now, const StalenessLimits& limits,
       "stale_tasks", {}, true, [&](PooledConnection& c) -> Result<Ids> {
         pqxx::nontransaction tx{*c.connection};
         Ids out;
-        for (const auto& row :
-             tx.exec_prepared(c.statement("stale_tasks", kStaleSql),
-                              to_us(now - limits.waiting_for_dependencies),
-                              to_us(now - limits.waiting_for_retry),
-                              to_us(now - limits.steps_in_process),
-                              to_us(now - limits.lifetime), std::max(0, limit)))
+        for (const auto& row : stale_statement(now, limits, limit).run(c, tx))
           out.push_back(row[0].as<std::string>());
         return out;
+      });
+}
+
+core::Result<std::string>
+PgTaskStore::explain_due_work(TimePoint now, std::chrono::seconds grace,
+                              const StalenessLimits& limits, int32_t limit) {
+  return state_->run<std::string>(
+      "explain_due_work", {}, true,
+      [&](PooledConnection& c) -> Result<std::string> {
+        pqxx::nontransaction tx{*c.connection};
+        return "== due_retries ==\n"
+               + due_retries_statement(now, limit).explain(c, tx)
+               + "\n== overdue_steps ==\n"
+               + overdue_statement(now, grace, limit).explain(c, tx)
+               + "\n== stale_tasks ==\n"
+               + stale_statement(now, limits, limit).explain(c, tx);
       });
 }
 

@@ -86,6 +86,17 @@ class PgTaskStore {
   /// Returns live tasks stuck in a state, or alive, beyond `limits`.
   core::Result<std::vector<std::string>>
   stale_tasks(TimePoint now, const StalenessLimits& limits, int32_t limit);
+  /// Returns the plans of `due_retries`, `overdue_steps` and `stale_tasks`
+  /// for these arguments, each under a heading naming the query
+  /// (`== due_retries ==`), for operators checking that the sweeps use
+  /// their partial indexes. It runs the three statements the queries run,
+  /// on one pooled connection, under `EXPLAIN (ANALYZE, BUFFERS)`: they
+  /// execute (read-only) and the plans show actual rows, timings and
+  /// buffers.
+  core::Result<std::string> explain_due_work(TimePoint now,
+                                             std::chrono::seconds grace,
+                                             const StalenessLimits& limits,
+                                             int32_t limit);
 
   /// Returns dead-letter entries (of one resolution, when given), oldest
   /// first.
