@@ -1,11 +1,9 @@
 #include "orchestration/in_memory_task_store.hpp"
 
 #include "orchestration/change_applier.hpp"
-#include "orchestration/uuid_v7.hpp"
 
 #include <algorithm>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -71,62 +69,19 @@ InMemoryTaskStore::InMemoryTaskStore() : state_(std::make_shared<State>()) {}
 
 core::Result<CreatedTask>
 InMemoryTaskStore::create_task(const NewTask& request) {
-  if (request.steps.empty())
-    return core::Error{core::ErrorCode::invalid_argument,
-                       "task '" + request.name + "' has no steps"};
   auto now = Clock::now();
-  TaskSnapshot snapshot;
-  auto& task = snapshot.task;
-  task.id = new_uuid_v7(now);
-  task.namespace_name = request.namespace_name;
-  task.name = request.name;
-  task.version = request.version;
-  task.context = request.context;
-  task.identity_hash = request.identity_hash;
-  task.idempotency_key = request.idempotency_key;
-  task.priority = request.priority;
-  task.initiator = request.initiator;
-  task.source_system = request.source_system;
-  task.reason = request.reason;
-  task.created_at = task.state_since = now;
-  std::map<std::string, std::string> ids;
-  for (const auto& step : request.steps) {
-    if (ids.count(step.name) > 0)
-      return core::Error{core::ErrorCode::invalid_argument,
-                         "task '" + request.name + "': step '" + step.name
-                             + "' appears twice"};
-    StepRecord record;
-    record.id = new_uuid_v7(now);
-    record.task_id = task.id;
-    record.name = step.name;
-    record.handler = step.handler;
-    record.handler_initialization = step.handler_initialization;
-    record.retry = step.retry;
-    record.timeout_seconds = step.timeout_seconds;
-    record.updated_at = now;
-    for (const auto& dependency : step.dependencies) {
-      auto parent = ids.find(dependency);
-      if (parent == ids.end())
-        return core::Error{core::ErrorCode::invalid_argument,
-                           "task '" + request.name + "': step '" + step.name
-                               + "' depends on '" + dependency
-                               + "', which is not an earlier step"};
-      record.parents.push_back(parent->second);
-    }
-    ids[step.name] = record.id;
-    snapshot.steps.push_back(std::move(record));
-  }
+  auto snapshot = new_task_snapshot(request, now);
+  if (!snapshot)
+    return snapshot.error();
+  const auto id = snapshot->task.id;
   std::lock_guard<std::mutex> guard{state_->mutex};
   if (auto existing = state_->by_identity.find(request.identity_hash);
       existing != state_->by_identity.end())
     return CreatedTask{state_->tasks.at(existing->second), false};
-  auto& rows = state_->history[task.id];
-  rows.push_back({task.id, "", "", "pending", "create", {}, now, ""});
-  for (const auto& step : snapshot.steps)
-    rows.push_back({task.id, step.id, "", "pending", "create", {}, now, ""});
-  state_->by_identity[request.identity_hash] = task.id;
-  state_->order.push_back(task.id);
-  auto& stored = state_->tasks[task.id] = std::move(snapshot);
+  state_->history[id] = creation_history(*snapshot, now);
+  state_->by_identity[request.identity_hash] = id;
+  state_->order.push_back(id);
+  auto& stored = state_->tasks[id] = std::move(*snapshot);
   return CreatedTask{stored, true};
 }
 

@@ -7,7 +7,6 @@
 #include "messaging/pgmq/pgmq_schema.hpp"
 #include "orchestration/change_applier.hpp"
 #include "orchestration/pg_task_schema.hpp"
-#include "orchestration/uuid_v7.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -895,59 +894,21 @@ core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
 // -- tasks --------------------------------------------------------------------
 
 core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request) {
-  if (request.steps.empty())
-    return Error{ErrorCode::invalid_argument,
-                 "task '" + request.name + "' has no steps"};
   auto now = truncated(Clock::now());
-  TaskSnapshot snapshot;
-  auto& task = snapshot.task;
-  task.id = new_uuid_v7(now);
-  task.namespace_name = request.namespace_name;
-  task.name = request.name;
-  task.version = request.version;
-  task.context = request.context;
-  task.identity_hash = request.identity_hash;
-  task.idempotency_key = request.idempotency_key;
-  task.priority = request.priority;
-  task.initiator = request.initiator;
-  task.source_system = request.source_system;
-  task.reason = request.reason;
-  task.created_at = task.state_since = now;
+  auto laid_out = new_task_snapshot(request, now);
+  if (!laid_out)
+    return laid_out.error();
+  auto snapshot = std::move(*laid_out);
+  const auto& task = snapshot.task;
   auto steps = json::array();
   auto edges = json::array();
-  auto transitions = json::array();
-  transitions.push_back(
-      transition_row({task.id, "", "", "pending", "create", {}, now, ""}));
-  std::map<std::string, std::string> ids;
-  for (const auto& step : request.steps) {
-    if (ids.count(step.name) > 0)
-      return Error{ErrorCode::invalid_argument, "task '" + request.name
-                                                    + "': step '" + step.name
-                                                    + "' appears twice"};
-    StepRecord record;
-    record.id = new_uuid_v7(now);
-    record.task_id = task.id;
-    record.name = step.name;
-    record.handler = step.handler;
-    record.handler_initialization = step.handler_initialization;
-    record.retry = step.retry;
-    record.timeout_seconds = step.timeout_seconds;
-    record.updated_at = now;
-    for (const auto& dependency : step.dependencies) {
-      auto parent = ids.find(dependency);
-      if (parent == ids.end())
-        return Error{ErrorCode::invalid_argument,
-                     "task '" + request.name + "': step '" + step.name
-                         + "' depends on '" + dependency
-                         + "', which is not an earlier step"};
-      record.parents.push_back(parent->second);
-      edges.push_back({{"from_step", parent->second}, {"to_step", record.id}});
-    }
-    ids[step.name] = record.id;
+  for (const auto& record : snapshot.steps) {
+    for (const auto& parent : record.parents)
+      edges.push_back({{"from_step", parent}, {"to_step", record.id}});
     steps.push_back(
         {{"id", record.id},
          {"name", record.name},
-         {"position", static_cast<int64_t>(snapshot.steps.size())},
+         {"position", static_cast<int64_t>(steps.size())},
          {"handler", record.handler},
          {"handler_initialization", record.handler_initialization},
          {"retryable", record.retry.retryable},
@@ -958,10 +919,10 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request) {
          {"jitter_percent", record.retry.jitter_percent},
          {"timeout_seconds",
           record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
-    transitions.push_back(transition_row(
-        {task.id, record.id, "", "pending", "create", {}, now, ""}));
-    snapshot.steps.push_back(std::move(record));
   }
+  auto transitions = json::array();
+  for (const auto& row : creation_history(snapshot, now))
+    transitions.push_back(transition_row(row));
   return state_->run<CreatedTask>(
       "create_task '" + request.name + "'", {}, false,
       [&](PooledConnection& c) -> Result<CreatedTask> {

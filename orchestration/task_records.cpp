@@ -1,5 +1,9 @@
 #include "orchestration/task_records.hpp"
 
+#include "orchestration/uuid_v7.hpp"
+
+#include <map>
+
 namespace tasker::orchestration {
 
 namespace {
@@ -101,6 +105,64 @@ void to_json(nlohmann::json& out, const TaskRecord& task) {
 void to_json(nlohmann::json& out, const TaskSnapshot& snapshot) {
   out = snapshot.task;
   out["steps"] = snapshot.steps;
+}
+
+core::Result<TaskSnapshot> new_task_snapshot(const NewTask& request,
+                                             TimePoint now) {
+  auto invalid = [&](const std::string& what) {
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "task '" + request.name + "'" + what};
+  };
+  if (request.steps.empty())
+    return invalid(" has no steps");
+  TaskSnapshot snapshot;
+  auto& task = snapshot.task;
+  task.id = new_uuid_v7(now);
+  task.namespace_name = request.namespace_name;
+  task.name = request.name;
+  task.version = request.version;
+  task.context = request.context;
+  task.identity_hash = request.identity_hash;
+  task.idempotency_key = request.idempotency_key;
+  task.priority = request.priority;
+  task.initiator = request.initiator;
+  task.source_system = request.source_system;
+  task.reason = request.reason;
+  task.created_at = task.state_since = now;
+  std::map<std::string, std::string> ids;
+  for (const auto& step : request.steps) {
+    if (ids.count(step.name) > 0)
+      return invalid(": step '" + step.name + "' appears twice");
+    StepRecord record;
+    record.id = new_uuid_v7(now);
+    record.task_id = task.id;
+    record.name = step.name;
+    record.handler = step.handler;
+    record.handler_initialization = step.handler_initialization;
+    record.retry = step.retry;
+    record.timeout_seconds = step.timeout_seconds;
+    record.updated_at = now;
+    for (const auto& dependency : step.dependencies) {
+      auto parent = ids.find(dependency);
+      if (parent == ids.end())
+        return invalid(": step '" + step.name + "' depends on '" + dependency
+                       + "', which is not an earlier step");
+      record.parents.push_back(parent->second);
+    }
+    ids[step.name] = record.id;
+    snapshot.steps.push_back(std::move(record));
+  }
+  return snapshot;
+}
+
+std::vector<TransitionRecord> creation_history(const TaskSnapshot& snapshot,
+                                               TimePoint now) {
+  const auto& id = snapshot.task.id;
+  std::vector<TransitionRecord> rows{
+      {id, "", "", "pending", "create", {}, now, ""}};
+  for (const auto& step : snapshot.steps)
+    rows.push_back({id, step.id, "", "pending", "create", {}, now, ""});
+  return rows;
 }
 
 } // namespace tasker::orchestration

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/task_template.hpp"
+#include "core/result.hpp"
 #include "messaging/queued_message.hpp"
 #include "orchestration/step_state_machine.hpp"
 #include "orchestration/task_state_machine.hpp"
@@ -178,6 +179,18 @@ struct OutboundMessage {
 void to_json(nlohmann::json& out, const StepRecord& step);
 void to_json(nlohmann::json& out, const TaskRecord& task);
 void to_json(nlohmann::json& out, const TaskSnapshot& snapshot);
+
+/// Lays out a task about to be stored: ids (UUIDv7 for `now`), records in
+/// state `pending`, parents resolved by name. Fails, naming the step, when
+/// the request has no steps, a step appears twice, or a dependency is not
+/// an earlier step.
+core::Result<TaskSnapshot> new_task_snapshot(const NewTask& request,
+                                             TimePoint now);
+
+/// The history a new task starts with: one `create` row for the task and
+/// one per step.
+std::vector<TransitionRecord> creation_history(const TaskSnapshot& snapshot,
+                                               TimePoint now);
 
 /// A message waiting in the outbox for the relay to send it.
 struct OutboxEntry {
