@@ -1,13 +1,10 @@
 #include "orchestration/pg_task_schema.hpp"
 
-#include "core/logger.hpp"
 #include "messaging/pgmq/pg_errors.hpp"
 #include "messaging/provider_checks.hpp"
 
 #include <array>
-#include <set>
 #include <string>
-#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -25,6 +22,8 @@ namespace {
 // (non-terminal tasks, retrying steps, running steps). History is read per
 // task; listing is newest first, optionally by namespace and name.
 constexpr std::string_view kTasks = R"sql(
+CREATE SCHEMA IF NOT EXISTS tasker;
+
 CREATE OR REPLACE FUNCTION tasker.us_to_time(us bigint)
 RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   SELECT timestamptz 'epoch' + us * interval '1 microsecond'
@@ -185,51 +184,25 @@ CREATE TABLE tasker.outbox (
 )sql";
 
 constexpr std::array kMigrations{
-    TaskSchemaMigration{1, "tasks", kTasks},
+    messaging::SchemaMigration{1, "tasks", kTasks},
 };
 
-constexpr std::string_view kComponent = "tasker_schema";
-
-constexpr const char* kLock
-    = "SELECT pg_advisory_xact_lock("
-      "hashtextextended('tasker.schema_migrations', 0))";
-
-constexpr const char* kBootstrap
-    = "CREATE SCHEMA IF NOT EXISTS tasker; "
-      "CREATE TABLE IF NOT EXISTS tasker.schema_migrations ("
-      "version integer PRIMARY KEY, name text NOT NULL, "
-      "applied_at timestamptz NOT NULL DEFAULT now())";
+constexpr std::string_view kComponent = "tasker";
 
 } // namespace
 
-std::span<const TaskSchemaMigration> task_schema_migrations() {
+std::span<const messaging::SchemaMigration> task_schema_migrations() {
   return kMigrations;
 }
 
 core::Result<void> install_task_schema(pqxx::connection_base& connection) {
   try {
     pqxx::work tx{connection, "tasker_schema"};
-    tx.exec(kLock);
-    tx.exec(kBootstrap);
-    std::set<int32_t> applied;
-    for (const auto& row :
-         tx.exec("SELECT version FROM tasker.schema_migrations"))
-      applied.insert(row[0].as<int32_t>());
-    std::vector<const TaskSchemaMigration*> applying;
-    for (const auto& migration : kMigrations) {
-      if (applied.count(migration.version) != 0)
-        continue;
-      tx.exec(std::string{migration.sql});
-      tx.exec_params0("INSERT INTO tasker.schema_migrations (version, name) "
-                      "VALUES ($1, $2)",
-                      migration.version, std::string{migration.name});
-      applying.push_back(&migration);
-    }
+    messaging::lock_schema_migrations(tx);
+    auto applied
+        = messaging::apply_missing_migrations(tx, kComponent, kMigrations);
     tx.commit();
-    for (const auto* migration : applying)
-      core::log_info(kComponent, "applied schema migration "
-                                     + std::to_string(migration->version) + " ("
-                                     + std::string{migration->name} + ")");
+    messaging::log_applied_migrations(kComponent, applied);
     return {};
   } catch (...) {
     return current_task_store_error("schema migration");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "messaging/pgmq/schema_migrations.hpp"
 
 #include <cstdint>
 #include <span>
@@ -12,16 +13,9 @@ class connection_base;
 
 namespace tasker::orchestration {
 
-/// One versioned step of the `tasker` schema. Applied steps are recorded in
-/// `tasker.schema_migrations(version, name, applied_at)`.
-struct TaskSchemaMigration {
-  int32_t version;
-  std::string_view name;
-  std::string_view sql;
-};
-
-/// The migrations of the `tasker` schema, in version order.
-std::span<const TaskSchemaMigration> task_schema_migrations();
+/// The migrations of the `tasker` schema, in version order, recorded in
+/// `public.tasker_schema_migrations` under component `tasker`.
+std::span<const messaging::SchemaMigration> task_schema_migrations();
 
 /// Creates or upgrades the `tasker` schema (tasks, steps, edges, history,
 /// dead letters, outbox) on the connection's database: applies the missing

@@ -1,12 +1,9 @@
 #include "messaging/pgmq/pgmq_schema.hpp"
 
-#include "core/logger.hpp"
 #include "messaging/pgmq/pg_errors.hpp"
 
 #include <array>
-#include <set>
 #include <string>
-#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -946,24 +943,14 @@ $fn$;
 )sql";
 
 constexpr std::array kMigrations{
-    PgmqMigration{1, "queues", kQueues},
-    PgmqMigration{2, "messages", kMessages},
-    PgmqMigration{3, "notify_insert", kNotifyInsert},
-    PgmqMigration{4, "topics", kTopics},
-    PgmqMigration{5, "grouped_reads", kGroupedReads},
+    SchemaMigration{1, "queues", kQueues},
+    SchemaMigration{2, "messages", kMessages},
+    SchemaMigration{3, "notify_insert", kNotifyInsert},
+    SchemaMigration{4, "topics", kTopics},
+    SchemaMigration{5, "grouped_reads", kGroupedReads},
 };
 
 constexpr std::string_view kComponent = "pgmq";
-
-constexpr const char* kLock
-    = "SELECT pg_advisory_xact_lock("
-      "hashtextextended('tasker_schema_migrations', 0))";
-
-constexpr const char* kCreateMigrationsTable
-    = "CREATE TABLE IF NOT EXISTS public.tasker_schema_migrations ("
-      "component text NOT NULL, version integer NOT NULL, name text NOT NULL, "
-      "applied_at timestamptz NOT NULL DEFAULT now(), "
-      "PRIMARY KEY (component, version))";
 
 // The provider's statements need `last_read_at` (PGMQ 1.10+).
 constexpr const char* kExtensionCheck
@@ -977,7 +964,7 @@ constexpr const char* kExtensionCheck
 
 } // namespace
 
-std::span<const PgmqMigration> pgmq_migrations() {
+std::span<const SchemaMigration> pgmq_migrations() {
   return kMigrations;
 }
 
@@ -985,7 +972,7 @@ core::Result<PgmqSchemaMode>
 install_or_verify_pgmq_schema(pqxx::connection_base& connection) {
   try {
     pqxx::work tx{connection, "pgmq_schema"};
-    tx.exec(kLock);
+    lock_schema_migrations(tx);
     auto extension = tx.exec(kExtensionCheck);
     if (!extension.empty()) {
       auto version = extension[0][0].as<std::string>();
@@ -997,29 +984,9 @@ install_or_verify_pgmq_schema(pqxx::connection_base& connection) {
       tx.commit();
       return PgmqSchemaMode::extension;
     }
-    tx.exec0(kCreateMigrationsTable);
-    std::set<int32_t> applied;
-    for (const auto& row :
-         tx.exec_params("SELECT version FROM public.tasker_schema_migrations "
-                        "WHERE component = $1",
-                        std::string{kComponent}))
-      applied.insert(row[0].as<int32_t>());
-    std::vector<const PgmqMigration*> applying;
-    for (const auto& migration : kMigrations) {
-      if (applied.count(migration.version) != 0)
-        continue;
-      tx.exec(std::string{migration.sql});
-      tx.exec_params0("INSERT INTO public.tasker_schema_migrations "
-                      "(component, version, name) VALUES ($1, $2, $3)",
-                      std::string{kComponent}, migration.version,
-                      std::string{migration.name});
-      applying.push_back(&migration);
-    }
+    auto applied = apply_missing_migrations(tx, kComponent, kMigrations);
     tx.commit();
-    for (const auto* migration : applying)
-      core::log_info(kComponent, "applied schema migration "
-                                     + std::to_string(migration->version) + " ("
-                                     + std::string{migration->name} + ")");
+    log_applied_migrations(kComponent, applied);
     return PgmqSchemaMode::own_schema;
   } catch (...) {
     return current_pg_error("schema migration", {});

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "messaging/pgmq/schema_migrations.hpp"
 
 #include <cstdint>
 #include <span>
@@ -20,16 +21,9 @@ enum class PgmqSchemaMode {
   extension,
 };
 
-/// One versioned step of the own schema. Applied steps are recorded in
+/// The migrations of the own schema, in version order, recorded in
 /// `public.tasker_schema_migrations` under component `pgmq`.
-struct PgmqMigration {
-  int32_t version;
-  std::string_view name;
-  std::string_view sql;
-};
-
-/// The migrations of the own schema, in version order.
-std::span<const PgmqMigration> pgmq_migrations();
+std::span<const SchemaMigration> pgmq_migrations();
 
 /// Makes the `pgmq` SQL API available on the connection's database. When the
 /// real extension is installed, checks that it is recent enough (1.10 or

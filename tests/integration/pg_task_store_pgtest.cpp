@@ -143,7 +143,8 @@ TEST_CASE("migrations run once: connecting again changes nothing") {
     std::vector<std::string> out;
     for (const auto& row :
          tx.exec("SELECT version || ' ' || name || ' ' || applied_at "
-                 "FROM tasker.schema_migrations ORDER BY version"))
+                 "FROM public.tasker_schema_migrations WHERE component = "
+                 "'tasker' ORDER BY version"))
       out.push_back(row[0].as<std::string>());
     return out;
   };
