@@ -4,6 +4,7 @@
 #include "messaging/in_memory/in_memory_provider.hpp"
 #include "messaging/in_memory/manual_clock.hpp"
 #include "tests/support/fake_processors.hpp"
+#include "tests/support/received.hpp"
 
 #include <doctest/doctest.h>
 
@@ -149,15 +150,7 @@ struct Fixture {
   EventSystemStatus status() {
     auto handle = self->request(events, caf::infinite, GetEventSystemStatus{});
     sched.run();
-    EventSystemStatus out;
-    handle.receive(
-        [&](EventSystemStatus& s) {
-          out = std::move(s);
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
-    return out;
+    return testing::received<EventSystemStatus>(handle);
   }
 
   int64_t visible() {
@@ -464,14 +457,7 @@ TEST_CASE("shutdown stops intake, drains and stops the actors") {
     CHECK(f.log.commands.size() == 2);
     f.log.finish();
     f.sched.run();
-    DrainReport report;
-    handle.receive(
-        [&](DrainReport& r) {
-          report = r;
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
+    auto report = testing::received<DrainReport>(handle);
     CHECK(report.drained);
     CHECK(report.abandoned == 0);
     CHECK(report.released == 1);
@@ -492,14 +478,7 @@ TEST_CASE("shutdown stops intake, drains and stops the actors") {
     f.advance(2999ms);
     CHECK(f.event_actors() > 0);
     f.advance(1ms);
-    DrainReport report;
-    handle.receive(
-        [&](DrainReport& r) {
-          report = r;
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
+    auto report = testing::received<DrainReport>(handle);
     CHECK_FALSE(report.drained);
     CHECK(report.abandoned == 2);
     f.sched.run();

@@ -2,6 +2,7 @@
 #include "actors/notification_router.hpp"
 #include "channels/actor_system_setup.hpp"
 #include "tests/support/fake_processors.hpp"
+#include "tests/support/received.hpp"
 
 #include <doctest/doctest.h>
 
@@ -78,15 +79,7 @@ struct RouterFixture {
   EventSystemStats stats(const notification_router_actor& router) {
     auto handle = self->request(router, caf::infinite, GetEventSystemStats{});
     sched.run();
-    EventSystemStats out;
-    handle.receive(
-        [&](EventSystemStats& s) {
-          out = s;
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
-    return out;
+    return testing::received<EventSystemStats>(handle);
   }
 };
 
@@ -219,15 +212,7 @@ TEST_CASE("polls get capacity before they read, and saturation defers") {
         router, caf::infinite,
         ReservePollCapacity{"orchestration_step_results", wanted});
     f.sched.run();
-    int64_t granted = -1;
-    handle.receive(
-        [&](PollCapacity& c) {
-          granted = c.granted;
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
-    return granted;
+    return testing::received<PollCapacity>(handle).granted;
   };
   CHECK(reserve(2) == 2);
   CHECK(reserve(5) == 1);

@@ -11,6 +11,7 @@
 #include "messaging/in_memory/manual_clock.hpp"
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
+#include "tests/support/received.hpp"
 #include "tests/support/step_workers.hpp"
 
 #include <doctest/doctest.h>
@@ -146,15 +147,7 @@ struct Fixture {
     auto handle = self->request(processor, caf::infinite,
                                 channels::GetProcessingStats{});
     sched.run();
-    channels::ProcessingStats out;
-    handle.receive(
-        [&](channels::ProcessingStats& s) {
-          out = s;
-        },
-        [&](caf::error& err) {
-          FAIL(caf::to_string(err));
-        });
-    return out;
+    return testing::received<channels::ProcessingStats>(handle);
   }
 };
 
