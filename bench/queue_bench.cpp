@@ -9,6 +9,7 @@
 // RabbitMQ URL to TASKER_TEST_RABBITMQ_URL, then RABBITMQ_URL. A provider
 // without a URL is skipped under "all". Each figure is the median of R runs.
 
+#include "bench/command_line.hpp"
 #include "messaging/messaging_provider.hpp"
 
 #include <algorithm>
@@ -202,34 +203,32 @@ int main(int argc, char** argv) {
     o.rabbitmq_url = url;
   else if (auto url = std::getenv("RABBITMQ_URL"))
     o.rabbitmq_url = url;
-  std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    command += " " + arg;
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc)
-        fail(arg + " needs a value");
-      command += std::string{" "} + argv[i + 1];
-      return argv[++i];
-    };
-    if (arg == "--provider")
-      o.provider = value();
-    else if (arg == "--messages")
-      o.messages = std::stoi(value());
-    else if (arg == "--batch")
-      o.batch = std::stoi(value());
-    else if (arg == "--runs")
-      o.runs = std::stoi(value());
-    else if (arg == "--latency-samples")
-      o.latency_samples = std::stoi(value());
-    else if (arg == "--database-url")
-      o.database_url = value();
-    else if (arg == "--rabbitmq-url")
-      o.rabbitmq_url = value();
-    else
-      fail("unknown argument " + arg
-           + " (see the comment at the top of bench/queue_bench.cpp)");
+  tasker::bench::CommandLine args{argc, argv};
+  try {
+    while (args.next()) {
+      const auto& arg = args.arg();
+      if (arg == "--provider")
+        o.provider = args.value();
+      else if (arg == "--messages")
+        o.messages = static_cast<int>(args.number());
+      else if (arg == "--batch")
+        o.batch = static_cast<int>(args.number());
+      else if (arg == "--runs")
+        o.runs = static_cast<int>(args.number());
+      else if (arg == "--latency-samples")
+        o.latency_samples = static_cast<int>(args.number());
+      else if (arg == "--database-url")
+        o.database_url = args.value();
+      else if (arg == "--rabbitmq-url")
+        o.rabbitmq_url = args.value();
+      else
+        fail("unknown argument " + arg
+             + " (see the comment at the top of bench/queue_bench.cpp)");
+    }
+  } catch (const std::invalid_argument& e) {
+    fail(e.what());
   }
+  const auto& command = args.text();
   utsname host{};
   uname(&host);
   std::printf("queue_bench: %s\n", command.c_str());

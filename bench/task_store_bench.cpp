@@ -18,6 +18,7 @@
 // then timed and explained again after an ANALYZE that sees the live
 // tasks. Without a URL it exits with 77 (skipped).
 
+#include "bench/command_line.hpp"
 #include "orchestration/pg_task_store.hpp"
 
 #include <algorithm>
@@ -440,25 +441,18 @@ int main(int argc, char** argv) {
   Options o;
   if (auto url = std::getenv("TASKER_TEST_DATABASE_URL"))
     o.url = url;
-  std::string command = argv[0];
+  tasker::bench::CommandLine args{argc, argv};
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      command += " " + arg;
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc)
-          fail(arg + " needs a value");
-        command += std::string{" "} + argv[i + 1];
-        return argv[++i];
-      };
+    while (args.next()) {
+      const auto& arg = args.arg();
       if (arg == "--url")
-        o.url = value();
+        o.url = args.value();
       else if (arg == "--finished")
-        o.finished = std::stoll(value());
+        o.finished = args.number();
       else if (arg == "--live")
-        o.live = std::stoi(value());
+        o.live = static_cast<int>(args.number());
       else if (arg == "--runs")
-        o.runs = std::stoi(value());
+        o.runs = static_cast<int>(args.number());
       else if (arg == "--keep")
         o.keep = true;
       else
@@ -473,7 +467,7 @@ int main(int argc, char** argv) {
                   "TASKER_TEST_DATABASE_URL)\n");
       return 77;
     }
-    return run(o, command);
+    return run(o, args.text());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "task_store_bench: %s\n", e.what());
     return 1;
