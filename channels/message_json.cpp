@@ -135,6 +135,74 @@ core::Result<StepResult> step_result_from_json(std::string_view text) {
   return out;
 }
 
+std::string to_json_text(const StepMessage& message) {
+  return json{{"task_id", message.task_id},
+              {"step_id", message.step_id},
+              {"step_name", message.step_name},
+              {"namespace", message.namespace_name},
+              {"task_name", message.task_name},
+              {"task_version", message.task_version},
+              {"attempt", message.attempt},
+              {"handler",
+               {{"callable", message.callable},
+                {"initialization", message.initialization}}},
+              {"context", message.context},
+              {"dependency_results", message.dependency_results},
+              {"timeout_seconds", message.timeout_seconds
+                                      ? json(*message.timeout_seconds)
+                                      : json()}}
+      .dump();
+}
+
+core::Result<StepMessage> step_message_from_json(std::string_view text) {
+  constexpr std::string_view what = "step message";
+  auto doc = parse_object(what, text);
+  if (!doc)
+    return doc.error();
+  StepMessage out;
+  for (auto done : {read(what, *doc, "task_id", out.task_id, true),
+                    read(what, *doc, "step_id", out.step_id, true),
+                    read(what, *doc, "step_name", out.step_name, false),
+                    read(what, *doc, "namespace", out.namespace_name, false),
+                    read(what, *doc, "task_name", out.task_name, false),
+                    read(what, *doc, "task_version", out.task_version, false),
+                    read(what, *doc, "attempt", out.attempt, true)})
+    if (!done)
+      return done.error();
+  auto handler = doc->find("handler");
+  if (handler == doc->end() || !handler->is_object())
+    return bad(what, "missing object 'handler'");
+  if (auto done = read(what, *handler, "callable", out.callable, true); !done)
+    return done.error();
+  // Optional documents: absent or null reads as empty.
+  auto document = [&](const json& from, const char* key,
+                      nlohmann::json& into) -> core::Result<void> {
+    auto i = from.find(key);
+    if (i == from.end() || i->is_null())
+      return {};
+    if (!i->is_object())
+      return bad(what, std::string{"field '"} + key
+                           + "' must be an object, not " + i->type_name());
+    into = *i;
+    return {};
+  };
+  for (auto done :
+       {document(*handler, "initialization", out.initialization),
+        document(*doc, "dependency_results", out.dependency_results)})
+    if (!done)
+      return done.error();
+  if (auto context = doc->find("context"); context != doc->end())
+    out.context = *context;
+  int64_t timeout = 0;
+  auto has_timeout = doc->find("timeout_seconds");
+  if (has_timeout != doc->end() && !has_timeout->is_null()) {
+    if (auto done = read(what, *doc, "timeout_seconds", timeout, true); !done)
+      return done.error();
+    out.timeout_seconds = timeout;
+  }
+  return out;
+}
+
 std::string finalize_request_to_json(const std::string& task_id) {
   return json{{"task_id", task_id}}.dump();
 }

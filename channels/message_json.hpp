@@ -1,14 +1,16 @@
 #pragma once
 
 #include "channels/orchestration_commands.hpp"
+#include "channels/step_message.hpp"
 #include "core/result.hpp"
 
 #include <string>
 #include <string_view>
 
 /// The JSON bodies of the messages orchestration and workers exchange
-/// through queues: task requests (`orchestration_task_requests`), step
-/// results (`orchestration_step_results`) and finalization requests
+/// through queues: step messages (`worker_{namespace}_queue`), task requests
+/// (`orchestration_task_requests`), step results (`orchestration_step_results`)
+/// and finalization requests
 /// (`orchestration_task_finalizations`). Decoding errors name the field.
 namespace tasker::channels {
 
@@ -27,6 +29,15 @@ std::string to_json_text(const StepResult& result);
 /// Decodes a step result; `task_id`, `step_id`, `attempt` and `success` are
 /// required.
 core::Result<StepResult> step_result_from_json(std::string_view text);
+
+/// `{"task_id", "step_id", "step_name", "namespace", "task_name",
+/// "task_version", "attempt", "handler": {"callable", "initialization"},
+/// "context", "dependency_results", "timeout_seconds"}`.
+std::string to_json_text(const StepMessage& message);
+
+/// Decodes a step message; the ids, `attempt` and `handler.callable` are
+/// required.
+core::Result<StepMessage> step_message_from_json(std::string_view text);
 
 /// `{"task_id": "..."}`.
 std::string finalize_request_to_json(const std::string& task_id);

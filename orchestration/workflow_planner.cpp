@@ -1,5 +1,6 @@
 #include "orchestration/workflow_planner.hpp"
 
+#include "channels/message_json.hpp"
 #include "config/queue_names.hpp"
 #include "orchestration/backoff.hpp"
 #include "orchestration/change_applier.hpp"
@@ -161,28 +162,24 @@ ExecutionStatus execution_status(const TaskSnapshot& snapshot, TimePoint now) {
 OutboundMessage step_message(const TaskSnapshot& snapshot,
                              const StepRecord& step, int32_t attempt) {
   const auto& task = snapshot.task;
-  nlohmann::json dependencies = nlohmann::json::object();
+  channels::StepMessage message;
+  message.task_id = task.id;
+  message.step_id = step.id;
+  message.step_name = step.name;
+  message.namespace_name = task.namespace_name;
+  message.task_name = task.name;
+  message.task_version = task.version;
+  message.attempt = attempt;
+  message.callable = step.handler;
+  if (!step.handler_initialization.is_null())
+    message.initialization = step.handler_initialization;
+  message.context = task.context;
   for (const auto& parent : step.parents)
     if (auto record = snapshot.step_by_id(parent))
-      dependencies[record->name] = record->results;
-  nlohmann::json payload{
-      {"task_id", task.id},
-      {"step_id", step.id},
-      {"step_name", step.name},
-      {"namespace", task.namespace_name},
-      {"task_name", task.name},
-      {"task_version", task.version},
-      {"attempt", attempt},
-      {"handler",
-       {{"callable", step.handler},
-        {"initialization", step.handler_initialization}}},
-      {"context", task.context},
-      {"dependency_results", std::move(dependencies)},
-      {"timeout_seconds", step.timeout_seconds
-                              ? nlohmann::json(*step.timeout_seconds)
-                              : nlohmann::json()}};
+      message.dependency_results[record->name] = record->results;
+  message.timeout_seconds = step.timeout_seconds;
   return {config::worker_queue_name(task.namespace_name),
-          {payload.dump(), {}, {}}};
+          {channels::to_json_text(message), {}, {}}};
 }
 
 core::Result<void> plan_progress(const TaskSnapshot& snapshot,
