@@ -78,9 +78,20 @@ struct WorkerStatus {
   uint64_t steps_claimed = 0;
   uint64_t steps_succeeded = 0;
   uint64_t steps_failed = 0;
-  /// Steps whose handler is running now.
+  /// Failures whose handler did not finish within the step's timeout.
+  uint64_t steps_timed_out = 0;
+  /// Step messages that could not be decoded, moved to the dead letters.
+  uint64_t steps_dead_lettered = 0;
+  /// Results that could not be sent (their steps come back after the lease).
+  uint64_t results_unsent = 0;
+  uint64_t lease_extensions = 0;
+  /// Steps taken on (claiming, running or sending) now.
   int64_t active_steps = 0;
+  /// The sum of the namespaces' concurrency limits.
   int64_t max_concurrent_steps = 0;
+  /// The most steps of one namespace that ran at once, over the namespace
+  /// limit: never above 1.0.
+  double peak_namespace_utilization = 0;
 
   friend bool operator==(const WorkerStatus&, const WorkerStatus&) = default;
 };
@@ -89,8 +100,10 @@ struct WorkerStatus {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, WorkerStatus& x) {
   return f(caf::meta::type_name("WorkerStatus"), x.worker_id, x.steps_received,
-           x.steps_claimed, x.steps_succeeded, x.steps_failed, x.active_steps,
-           x.max_concurrent_steps);
+           x.steps_claimed, x.steps_succeeded, x.steps_failed,
+           x.steps_timed_out, x.steps_dead_lettered, x.results_unsent,
+           x.lease_extensions, x.active_steps, x.max_concurrent_steps,
+           x.peak_namespace_utilization);
 }
 
 /// Ask for the worker's health.
@@ -135,6 +148,60 @@ struct ShutdownWorker {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ShutdownWorker&) {
   return f(caf::meta::type_name("ShutdownWorker"));
+}
+
+// -- worker internals ---------------------------------------------------------
+
+/// A handler thread claimed and decoded step execution `execution`.
+struct StepReady {
+  uint64_t execution = 0;
+
+  friend bool operator==(const StepReady&, const StepReady&) = default;
+};
+
+/// Inspects a `StepReady`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepReady& x) {
+  return f(caf::meta::type_name("StepReady"), x.execution);
+}
+
+/// A handler thread is done with step execution `execution`.
+struct StepFinished {
+  uint64_t execution = 0;
+
+  friend bool operator==(const StepFinished&, const StepFinished&) = default;
+};
+
+/// Inspects a `StepFinished`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepFinished& x) {
+  return f(caf::meta::type_name("StepFinished"), x.execution);
+}
+
+/// The timeout of step execution `execution` passed: stop its handler, or
+/// (`final`, a grace period later) report the timeout in its place.
+struct StepDeadline {
+  uint64_t execution = 0;
+  bool final = false;
+
+  friend bool operator==(const StepDeadline&, const StepDeadline&) = default;
+};
+
+/// Inspects a `StepDeadline`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepDeadline& x) {
+  return f(caf::meta::type_name("StepDeadline"), x.execution, x.final);
+}
+
+/// The worker's lease heartbeat: extend the messages of running steps.
+struct LeaseTick {
+  friend bool operator==(const LeaseTick&, const LeaseTick&) = default;
+};
+
+/// Inspects a `LeaseTick`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, LeaseTick&) {
+  return f(caf::meta::type_name("LeaseTick"));
 }
 
 } // namespace tasker::channels

@@ -303,11 +303,37 @@ std::string namespace_problem(std::string_view x) {
   return ok ? std::string{} : ok.error().message();
 }
 
-// Adds the event-system keys under `prefix` ("orchestration.event_system").
+std::string namespace_concurrency_problem(std::string_view x) {
+  auto parts = split_assignment(x);
+  if (!parts || !validate_namespace(parts->first))
+    return "expected \"NAMESPACE=N\" with a valid namespace and N from 1 to "
+           "10000";
+  int n = 0;
+  auto& text = parts->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || n < 1
+      || n > 10000)
+    return "expected \"NAMESPACE=N\" with N from 1 to 10000";
+  return {};
+}
+
+std::string exec_handler_problem(std::string_view x) {
+  // The command may hold '=' itself: the callable ends at the first one.
+  auto eq = x.find('=');
+  if (eq == std::string_view::npos || eq == 0
+      || x.find_first_not_of(" \t", eq + 1) == std::string_view::npos)
+    return "expected \"CALLABLE=COMMAND\", e.g. "
+           "\"shop.charge_card=python3 handlers/charge_card.py\"";
+  return {};
+}
+
+// Adds the event-system keys under `prefix` ("orchestration.event_system");
+// `in_flight_limit` false leaves out `max_in_flight` (the worker sets it
+// per namespace from its concurrency).
 template <class Section>
 void add_event_system(std::vector<ConfigSetting>& out,
                       const std::string& prefix, Section section,
-                      const std::string& node) {
+                      const std::string& node, bool in_flight_limit = true) {
   auto field_of = [section](auto member) {
     return [ section, member ](auto& c) -> auto& {
       return section(c).*member;
@@ -337,6 +363,8 @@ void add_event_system(std::vector<ConfigSetting>& out,
       "Seconds a message read by the " + node
           + " stays hidden from other readers before it is redelivered.",
       field_of(&EventSystemConfig::visibility_timeout_seconds), 1, 43200));
+  if (!in_flight_limit)
+    return;
   out.push_back(integer_setting(
       prefix + ".max_in_flight",
       "Commands the " + node
@@ -507,7 +535,7 @@ ConfigSchema::ConfigSchema() {
       TASKER_FIELD(orchestration.shutdown_timeout_ms), 0, 3600000));
   // -- worker ---------------------------------------------------------------
   add_event_system(s, "worker.event_system", TASKER_FIELD(worker.event_system),
-                   "worker");
+                   "worker", false);
   s.push_back(string_setting(
       "worker.bind_address", "Address of the worker's health and metrics.",
       TASKER_FIELD(worker.bind_address), "HOST:PORT", bind_address_problem));
@@ -523,6 +551,45 @@ ConfigSchema::ConfigSchema() {
       "worker.shutdown_timeout_ms",
       "Milliseconds to let running steps finish on SIGTERM before stopping.",
       TASKER_FIELD(worker.shutdown_timeout_ms), 0, 3600000));
+  s.push_back(string_setting(
+      "worker.worker_id",
+      "Names this worker in step results and logs; empty: "
+      "`worker-{host}-{pid}`.",
+      TASKER_FIELD(worker.worker_id), "at most 200 characters",
+      [](std::string_view x) {
+        return x.size() > 200 ? std::string{"expected at most 200 characters"}
+                              : std::string{};
+      }));
+  s.push_back(integer_setting(
+      "worker.max_concurrent_steps",
+      "Steps of one namespace run at once (the prefetch of seed 004): the "
+      "namespace's in-flight limit. At the limit the worker stops reading "
+      "that queue.",
+      TASKER_FIELD(worker.max_concurrent_steps), 1, 10000));
+  s.push_back(string_list_setting(
+      "worker.namespace_concurrency",
+      "Per-namespace overrides of `max_concurrent_steps`, as "
+      "\"NAMESPACE=N\".",
+      TASKER_FIELD(worker.namespace_concurrency),
+      "array of \"NAMESPACE=N\" with N from 1 to 10000",
+      namespace_concurrency_problem));
+  s.push_back(integer_setting(
+      "worker.default_step_timeout_seconds",
+      "Timeout of steps whose template sets no `timeout_seconds`.",
+      TASKER_FIELD(worker.default_step_timeout_seconds), 1, 604800));
+  s.push_back(integer_setting(
+      "worker.timeout_grace_ms",
+      "After a step's timeout the worker stops its handler (an `exec` "
+      "command gets SIGTERM); a handler still running this many "
+      "milliseconds later gets a timeout result reported in its place.",
+      TASKER_FIELD(worker.timeout_grace_ms), 0, 600000));
+  s.push_back(string_list_setting(
+      "worker.exec_handlers",
+      "Handlers run as commands (any language, see docs/handlers.md), as "
+      "\"CALLABLE=COMMAND\"; the command is split into words like a shell "
+      "would, without expansion.",
+      TASKER_FIELD(worker.exec_handlers), "array of \"CALLABLE=COMMAND\"",
+      exec_handler_problem));
 }
 
 const ConfigSchema& ConfigSchema::instance() {

@@ -85,11 +85,24 @@ struct OrchestrationConfig {
 };
 
 struct WorkerConfig {
+  /// `max_in_flight` is not read: each namespace's limit is its concurrency.
   EventSystemConfig event_system{DeploymentMode::hybrid, 1000, 20, 30, 100};
   std::string bind_address = "127.0.0.1:8081";
   /// Namespaces served; empty serves every namespace found in templates.
   std::vector<std::string> namespaces;
   int64_t shutdown_timeout_ms = 30000;
+  /// Empty: `worker-{host}-{pid}`.
+  std::string worker_id;
+  /// Steps of one namespace run at once.
+  int64_t max_concurrent_steps = 10;
+  /// Per-namespace overrides of `max_concurrent_steps`, "NAMESPACE=N".
+  std::vector<std::string> namespace_concurrency;
+  /// The timeout of steps whose template sets none.
+  int64_t default_step_timeout_seconds = 300;
+  /// After a step's timeout, how long its handler may take to stop.
+  int64_t timeout_grace_ms = 2000;
+  /// Handlers run as commands, "CALLABLE=COMMAND".
+  std::vector<std::string> exec_handlers;
 };
 
 /// Everything a node (orchestration, worker, or both in one process) reads

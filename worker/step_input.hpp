@@ -4,19 +4,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <stop_token>
 #include <utility>
 
 namespace tasker::worker {
 
 /// What a handler gets: the step message (ids, attempt, callable), the
-/// task's context, its parents' results, its initialization, and a stop
-/// token the worker requests when the step's timeout passes (a handler
-/// that runs long should check it and return).
+/// task's context, its parents' results, its initialization, the step's
+/// deadline, and a stop token the worker requests when the deadline passes
+/// (a handler that runs long should check it and return).
 class StepInput {
  public:
-  StepInput(const channels::StepMessage& step, std::stop_token stop)
-      : step_(step), stop_(std::move(stop)) {}
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  StepInput(const channels::StepMessage& step, Deadline deadline,
+            std::stop_token stop)
+      : step_(step), deadline_(deadline), stop_(std::move(stop)) {}
 
   const channels::StepMessage& step() const noexcept {
     return step_;
@@ -36,6 +40,11 @@ class StepInput {
     return step_.initialization;
   }
 
+  /// When the step's timeout passes.
+  Deadline deadline() const noexcept {
+    return deadline_;
+  }
+
   /// True once the step's timeout has passed: its result will be a
   /// timeout whatever the handler returns now.
   bool stop_requested() const noexcept {
@@ -48,6 +57,7 @@ class StepInput {
 
  private:
   const channels::StepMessage& step_;
+  Deadline deadline_;
   std::stop_token stop_;
 };
 

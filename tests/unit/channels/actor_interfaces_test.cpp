@@ -106,7 +106,7 @@ static_assert(kAccepts<caf::actor, ExecuteStepFromEvent>);
 // -- a tiny worker processor --------------------------------------------------
 
 struct FakeWorkerState {
-  WorkerStatus status{"", 0, 0, 0, 0, 0, 4};
+  WorkerStatus status{.max_concurrent_steps = 4};
 };
 
 Worker::behavior_type
@@ -186,7 +186,13 @@ TEST_CASE_FIXTURE(WorkerFixture, "a worker processor answers typed commands") {
 
   auto status = ask<WorkerStatus>(GetWorkerStatus{});
   REQUIRE(status);
-  CHECK(*status == WorkerStatus{"fake-worker", 2, 2, 1, 1, 0, 4});
+  CHECK(*status
+        == WorkerStatus{.worker_id = "fake-worker",
+                        .steps_received = 2,
+                        .steps_claimed = 2,
+                        .steps_succeeded = 1,
+                        .steps_failed = 1,
+                        .max_concurrent_steps = 4});
 
   auto health = ask<WorkerHealth>(WorkerHealthCheck{});
   REQUIRE(health);

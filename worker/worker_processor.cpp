@@ -1,0 +1,394 @@
+#include "worker/worker_processor.hpp"
+
+#include "channels/error_category.hpp"
+#include "channels/message_json.hpp"
+#include "config/queue_names.hpp"
+#include "core/logger.hpp"
+
+#include <caf/send.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace tasker::worker {
+
+namespace {
+
+constexpr std::string_view kComponent = "worker";
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string describe(const channels::StepMessage& step) {
+  return "step '" + step.step_name + "' (" + step.step_id + ") of task "
+         + step.task_id + ", attempt " + std::to_string(step.attempt);
+}
+
+channels::StepResult make_result(const channels::StepMessage& step,
+                                 const StepOutcome& outcome,
+                                 const std::string& worker_id,
+                                 int64_t started_us) {
+  channels::StepResult result;
+  result.task_id = step.task_id;
+  result.step_id = step.step_id;
+  result.attempt = step.attempt;
+  result.success = outcome.success;
+  if (outcome.success) {
+    result.result_json = outcome.result.dump();
+  } else {
+    result.error_message = outcome.error_message;
+    result.error_type = outcome.error_type;
+    result.retryable = outcome.retryable;
+    result.backoff_hint_ms = outcome.backoff_hint.count();
+  }
+  result.worker_id = worker_id;
+  result.started_at_us = started_us;
+  result.completed_at_us = now_us();
+  return result;
+}
+
+// Sends `result`, retrying a failed send (`attempts` in all); true once
+// sent.
+bool send_result(messaging::MessagingProvider& provider,
+                 const channels::StepResult& result, int attempts,
+                 std::chrono::milliseconds retry_delay) {
+  const auto queue = std::string{config::kStepResultsQueue};
+  messaging::OutgoingMessage message{channels::to_json_text(result), {}, {}};
+  for (int attempt = 1;; ++attempt) {
+    auto sent = provider.send(queue, message);
+    if (sent)
+      return true;
+    core::log_warn(kComponent, "sending the result of step " + result.step_id
+                                   + " failed (attempt "
+                                   + std::to_string(attempt) + " of "
+                                   + std::to_string(attempts)
+                                   + "): " + sent.error().to_string());
+    if (attempt >= attempts)
+      return false;
+    std::this_thread::sleep_for(retry_delay * attempt);
+  }
+}
+
+// Sends the result, then acks the step message: the message goes only once
+// the result is durably sent. True when both happened.
+bool settle(messaging::MessagingProvider& provider,
+            const channels::StepResult& result, const std::string& queue,
+            int64_t msg_id, int attempts,
+            std::chrono::milliseconds retry_delay) {
+  if (!send_result(provider, result, attempts, retry_delay)) {
+    core::log_error(kComponent,
+                    "the result of step " + result.step_id
+                        + " was not sent; its message " + std::to_string(msg_id)
+                        + " of '" + queue
+                        + "' stays unacked and runs again after its lease");
+    return false;
+  }
+  if (auto acked = provider.ack(queue, msg_id); !acked)
+    core::log_warn(kComponent,
+                   "acking message " + std::to_string(msg_id) + " of '" + queue
+                       + "' failed (the step runs again; orchestration "
+                         "ignores the repeated result): "
+                       + acked.error().to_string());
+  return true;
+}
+
+} // namespace
+
+WorkerProcessor::WorkerProcessor(
+    caf::actor_config& cfg, messaging::MessagingProvider provider,
+    std::shared_ptr<const HandlerRegistry> registry, JobRunner run_job,
+    WorkerProcessorOptions options)
+    : channels::worker_executor_actor::base(cfg),
+      provider_(std::move(provider)), registry_(std::move(registry)),
+      run_job_(std::move(run_job)), options_(std::move(options)) {
+  counters_.worker_id = options_.worker_id;
+}
+
+WorkerProcessor::behavior_type WorkerProcessor::make_behavior() {
+  delayed_send(this, options_.heartbeat, channels::LeaseTick{});
+  return {
+      [this](channels::ExecuteStepFromMessage& command) {
+        auto queue = command.message.queue;
+        auto id = command.message.id;
+        return admit(std::move(queue), id, std::move(command.message));
+      },
+      [this](channels::ExecuteStepFromEvent& command) {
+        return admit(std::move(command.queue), command.msg_id, std::nullopt);
+      },
+      [this](channels::GetWorkerStatus&) {
+        return status();
+      },
+      [this](channels::WorkerHealthCheck&) {
+        auto now = status();
+        channels::WorkerHealth health;
+        health.healthy = !stopping_;
+        health.database_connected = true;
+        health.active_steps = now.active_steps;
+        health.max_concurrent_steps = now.max_concurrent_steps;
+        if (stopping_)
+          health.detail = "shutting down";
+        return health;
+      },
+      [this](channels::ShutdownWorker&) {
+        stopping_ = true;
+        for (auto& [ns, queue] : waiting_)
+          for (auto& waiting : queue)
+            waiting.promise.deliver(channels::StepExecuted{});
+        waiting_.clear();
+        core::log_info(kComponent,
+                       "shutting down: " + std::to_string(executions_.size())
+                           + " step(s) still running");
+        if (executions_.empty())
+          quit();
+      },
+      [this](channels::StepReady& ready) {
+        auto i = executions_.find(ready.execution);
+        if (i != executions_.end())
+          run_handler(i->second);
+      },
+      [this](channels::StepFinished& finished) {
+        on_finished(finished.execution);
+      },
+      [this](channels::StepDeadline& deadline) {
+        on_deadline(deadline);
+      },
+      [this](channels::LeaseTick&) {
+        extend_leases();
+        delayed_send(this, options_.heartbeat, channels::LeaseTick{});
+      },
+  };
+}
+
+void WorkerProcessor::on_exit() {
+  for (auto& [id, execution] : executions_)
+    execution->stop.request_stop();
+  executions_.clear();
+  waiting_.clear();
+  run_job_ = nullptr;
+}
+
+caf::typed_response_promise<channels::StepExecuted>
+WorkerProcessor::admit(std::string queue, int64_t msg_id,
+                       std::optional<messaging::QueuedMessage> message) {
+  ++counters_.steps_received;
+  auto promise = make_response_promise<channels::StepExecuted>();
+  auto namespace_name = config::namespace_of_worker_queue(queue);
+  if (stopping_ || !namespace_name || in_progress_.contains({queue, msg_id})) {
+    if (!namespace_name)
+      core::log_warn(kComponent, "'" + queue
+                                     + "' is not a worker queue; message "
+                                     + std::to_string(msg_id) + " left alone");
+    promise.deliver(channels::StepExecuted{});
+    return promise;
+  }
+  Waiting waiting{std::move(queue), msg_id, std::move(message), promise};
+  if (active_[*namespace_name] >= limit_of(*namespace_name)) {
+    waiting_[*namespace_name].push_back(std::move(waiting));
+    return promise;
+  }
+  start(std::move(waiting), std::move(*namespace_name));
+  return promise;
+}
+
+void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
+  auto execution = std::make_shared<Execution>();
+  execution->id = next_id_++;
+  execution->queue = std::move(waiting.queue);
+  execution->msg_id = waiting.msg_id;
+  execution->message = std::move(waiting.message);
+  execution->promise = std::move(waiting.promise);
+  execution->namespace_name = std::move(namespace_name);
+  auto& active = active_[execution->namespace_name];
+  ++active;
+  counters_.peak_namespace_utilization = std::max(
+      counters_.peak_namespace_utilization,
+      static_cast<double>(active)
+          / static_cast<double>(limit_of(execution->namespace_name)));
+  in_progress_.insert({execution->queue, execution->msg_id});
+  executions_.emplace(execution->id, execution);
+  // Claims (a read by id unless the message came leased) and decodes on a
+  // handler thread: both may wait on the provider.
+  run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
+            provider = provider_, lease = options_.lease, execution]() mutable {
+    if (!execution->message || !execution->message->leased) {
+      auto got
+          = provider.read_by_id(execution->queue, execution->msg_id, lease);
+      if (!got)
+        core::log_warn(kComponent,
+                       "claiming message " + std::to_string(execution->msg_id)
+                           + " of '" + execution->queue
+                           + "' failed: " + got.error().to_string());
+      if (!got || !got->has_value()) {
+        // Another worker holds it, or it is gone already.
+        execution->claim = Claim::not_claimed;
+        caf::anon_send(self, channels::StepFinished{execution->id});
+        return;
+      }
+      execution->message = std::move(**got);
+    }
+    auto step = channels::step_message_from_json(execution->message->payload);
+    if (!step) {
+      auto why = step.error().message();
+      core::log_warn(kComponent,
+                     "message " + std::to_string(execution->msg_id) + " of '"
+                         + execution->queue
+                         + "' moved to the dead-letter queue: " + why);
+      auto moved = provider.nack(execution->queue, execution->msg_id,
+                                 messaging::NackAction::dead_letter(why));
+      if (!moved)
+        core::log_warn(kComponent,
+                       "dead-lettering failed: " + moved.error().to_string());
+      execution->claim = Claim::dead_lettered;
+      caf::anon_send(self, channels::StepFinished{execution->id});
+      return;
+    }
+    execution->step = std::move(*step);
+    execution->claim = Claim::claimed;
+    caf::anon_send(self, channels::StepReady{execution->id});
+  });
+}
+
+void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
+  ++counters_.steps_claimed;
+  auto timeout = execution->step.timeout_seconds
+                     ? std::chrono::seconds{*execution->step.timeout_seconds}
+                     : options_.default_timeout;
+  execution->running = true;
+  execution->deadline = std::chrono::steady_clock::now() + timeout;
+  delayed_send(this, timeout, channels::StepDeadline{execution->id, false});
+  run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
+            provider = provider_, registry = registry_, options = options_,
+            execution]() mutable {
+    auto started = now_us();
+    StepInput input{execution->step, execution->deadline,
+                    execution->stop.get_token()};
+    auto outcome = registry->run(input);
+    if (!execution->settled.exchange(true)) {
+      execution->success = outcome.success;
+      execution->error_type = outcome.error_type;
+      execution->sent = settle(
+          provider,
+          make_result(execution->step, outcome, options.worker_id, started),
+          execution->queue, execution->msg_id, options.send_attempts,
+          options.send_retry_delay);
+    }
+    caf::anon_send(self, channels::StepFinished{execution->id});
+  });
+}
+
+void WorkerProcessor::on_finished(uint64_t id) {
+  auto i = executions_.find(id);
+  if (i == executions_.end())
+    return;
+  auto execution = i->second;
+  executions_.erase(i);
+  in_progress_.erase({execution->queue, execution->msg_id});
+  if (execution->claim == Claim::dead_lettered)
+    ++counters_.steps_dead_lettered;
+  if (execution->claim == Claim::claimed) {
+    ++(execution->success ? counters_.steps_succeeded : counters_.steps_failed);
+    if (execution->error_type == "handler_timeout")
+      ++counters_.steps_timed_out;
+    if (!execution->sent)
+      ++counters_.results_unsent;
+  }
+  answer(*execution);
+  --active_[execution->namespace_name];
+  start_waiting(execution->namespace_name);
+  if (stopping_ && executions_.empty())
+    quit();
+}
+
+void WorkerProcessor::answer(Execution& execution) {
+  channels::StepExecuted reply;
+  reply.task_id = execution.step.task_id;
+  reply.step_id = execution.step.step_id;
+  reply.claimed = execution.claim == Claim::claimed
+                  || execution.claim == Claim::dead_lettered;
+  reply.success = execution.success;
+  execution.promise.deliver(std::move(reply));
+}
+
+void WorkerProcessor::start_waiting(const std::string& namespace_name) {
+  auto i = waiting_.find(namespace_name);
+  while (i != waiting_.end() && !i->second.empty()
+         && active_[namespace_name] < limit_of(namespace_name)) {
+    auto next = std::move(i->second.front());
+    i->second.pop_front();
+    start(std::move(next), namespace_name);
+  }
+}
+
+void WorkerProcessor::on_deadline(const channels::StepDeadline& deadline) {
+  auto i = executions_.find(deadline.execution);
+  if (i == executions_.end() || i->second->settled)
+    return;
+  auto& execution = *i->second;
+  if (!deadline.final) {
+    core::log_warn(kComponent,
+                   describe(execution.step)
+                       + " passed its timeout; stopping its handler");
+    execution.stop.request_stop();
+    delayed_send(this, options_.timeout_grace,
+                 channels::StepDeadline{execution.id, true});
+    return;
+  }
+  if (execution.settled.exchange(true))
+    return;
+  core::log_warn(kComponent,
+                 "the handler of " + describe(execution.step)
+                     + " did not return after its timeout; reporting the "
+                       "timeout in its place (its slot stays taken until it "
+                       "returns)");
+  auto outcome
+      = StepOutcome::failed("the handler '" + execution.step.callable
+                                + "' did not finish within the step's timeout",
+                            true, {}, "handler_timeout");
+  execution.success = false;
+  execution.error_type = outcome.error_type;
+  // One send: retrying would hold this actor.
+  execution.sent = settle(
+      provider_,
+      make_result(execution.step, outcome, options_.worker_id, now_us()),
+      execution.queue, execution.msg_id, 1, {});
+}
+
+void WorkerProcessor::extend_leases() {
+  for (auto& [id, execution] : executions_) {
+    // A lease younger than one heartbeat has most of its time left.
+    if (!execution->running || execution->settled
+        || execution->lease_ticks++ == 0)
+      continue;
+    auto extended = provider_.extend_visibility(
+        execution->queue, execution->msg_id, options_.lease);
+    if (extended) {
+      ++counters_.lease_extensions;
+      continue;
+    }
+    core::log_warn(kComponent, "extending the lease of "
+                                   + describe(execution->step)
+                                   + " failed (another worker may run it "
+                                     "too; orchestration keeps one result): "
+                                   + extended.error().to_string());
+  }
+}
+
+int64_t WorkerProcessor::limit_of(const std::string& namespace_name) const {
+  auto i = options_.concurrency.find(namespace_name);
+  return i == options_.concurrency.end() ? options_.default_concurrency
+                                         : i->second;
+}
+
+channels::WorkerStatus WorkerProcessor::status() const {
+  auto out = counters_;
+  out.active_steps = static_cast<int64_t>(executions_.size());
+  out.max_concurrent_steps = 0;
+  for (const auto& [ns, limit] : options_.concurrency)
+    out.max_concurrent_steps += limit;
+  return out;
+}
+
+} // namespace tasker::worker

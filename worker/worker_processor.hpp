@@ -1,0 +1,146 @@
+#pragma once
+
+#include "channels/actor_interfaces.hpp"
+#include "channels/step_message.hpp"
+#include "messaging/messaging_provider.hpp"
+#include "worker/handler_registry.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace tasker::worker {
+
+/// Runs a job on a handler thread (`HandlerPool::submit`); tests pass a
+/// queue they drain by hand.
+using JobRunner = std::function<void(std::function<void()>)>;
+
+struct WorkerProcessorOptions {
+  /// Names the worker in results and logs.
+  std::string worker_id = "worker";
+  /// Steps of one namespace taken on at once, by namespace.
+  std::map<std::string, int64_t, std::less<>> concurrency;
+  /// The limit of namespaces `concurrency` does not name.
+  int64_t default_concurrency = 10;
+  /// How long a claim or an extension keeps a message invisible.
+  std::chrono::seconds lease{30};
+  /// How often the leases of running steps are extended (well under
+  /// `lease`: a third of it by default).
+  std::chrono::milliseconds heartbeat{10000};
+  /// The timeout of steps whose message sets none.
+  std::chrono::seconds default_timeout{300};
+  /// After the timeout, how long a handler may take to notice the stop
+  /// before the worker reports the timeout in its place.
+  std::chrono::milliseconds timeout_grace{2000};
+  /// Sends of one result before giving up (the step then comes back after
+  /// its lease and runs again).
+  int send_attempts = 3;
+  std::chrono::milliseconds send_retry_delay{200};
+};
+
+/// The worker's command processor (`worker_processor_actor`), for every
+/// namespace the worker serves:
+/// - claims a step message (reads it by id unless it came leased), decodes
+///   it (an undecodable one is dead-lettered with the reason), and runs its
+///   handler on a handler thread (`JobRunner`), never on its own;
+/// - takes on at most the namespace's concurrency at once; more commands of
+///   a full namespace wait (the event system's in-flight limit of the
+///   namespace keeps that queue short);
+/// - extends the leases of running steps every `heartbeat`;
+/// - at the step's timeout (from the message, else `default_timeout`)
+///   requests the handler's stop; `timeout_grace` later it reports a
+///   retryable `handler_timeout` failure itself if the handler has not
+///   returned;
+/// - sends the result to `orchestration_step_results`, and acks the step
+///   message only once the send succeeded; it answers the command then.
+/// It blocks on the provider only for lease extensions and reported
+/// timeouts: spawn it detached when the provider blocks.
+class WorkerProcessor : public channels::worker_executor_actor::base {
+ public:
+  WorkerProcessor(caf::actor_config& cfg, messaging::MessagingProvider provider,
+                  std::shared_ptr<const HandlerRegistry> registry,
+                  JobRunner run_job, WorkerProcessorOptions options);
+
+  const char* name() const override {
+    return "worker_processor";
+  }
+
+  behavior_type make_behavior() override;
+
+  void on_exit() override;
+
+ private:
+  enum class Claim { pending, claimed, not_claimed, dead_lettered };
+
+  /// One command's step, shared with the handler thread that works on it.
+  /// The thread writes its fields before it signals the actor
+  /// (`StepReady`, `StepFinished`); `settled` decides who sends the result
+  /// when the handler and the timeout race.
+  struct Execution {
+    uint64_t id = 0;
+    std::string namespace_name;
+    std::string queue;
+    int64_t msg_id = 0;
+    std::optional<messaging::QueuedMessage> message;
+    Claim claim = Claim::pending;
+    channels::StepMessage step;
+    std::stop_source stop;
+    std::atomic<bool> settled{false};
+    bool success = false;
+    bool sent = false;
+    std::string error_type;
+    int lease_ticks = 0;
+    bool running = false;
+    std::chrono::steady_clock::time_point deadline;
+    caf::typed_response_promise<channels::StepExecuted> promise;
+  };
+  using ExecutionPtr = std::shared_ptr<Execution>;
+
+  struct Waiting {
+    std::string queue;
+    int64_t msg_id = 0;
+    std::optional<messaging::QueuedMessage> message;
+    caf::typed_response_promise<channels::StepExecuted> promise;
+  };
+
+  caf::typed_response_promise<channels::StepExecuted>
+  admit(std::string queue, int64_t msg_id,
+        std::optional<messaging::QueuedMessage> message);
+  void start(Waiting waiting, std::string namespace_name);
+  void run_handler(const ExecutionPtr& execution);
+  void on_finished(uint64_t id);
+  void on_deadline(const channels::StepDeadline& deadline);
+  void extend_leases();
+  void answer(Execution& execution);
+  void start_waiting(const std::string& namespace_name);
+  int64_t limit_of(const std::string& namespace_name) const;
+  channels::WorkerStatus status() const;
+
+  messaging::MessagingProvider provider_;
+  std::shared_ptr<const HandlerRegistry> registry_;
+  JobRunner run_job_;
+  WorkerProcessorOptions options_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, ExecutionPtr> executions_;
+  /// The messages of `executions_`, so a second delivery of one is not
+  /// run twice here.
+  std::set<std::pair<std::string, int64_t>> in_progress_;
+  std::map<std::string, int64_t> active_;
+  std::map<std::string, std::deque<Waiting>> waiting_;
+  channels::WorkerStatus counters_;
+  bool stopping_ = false;
+};
+
+} // namespace tasker::worker
