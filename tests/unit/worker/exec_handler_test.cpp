@@ -39,6 +39,17 @@ StepMessage first_square_step() {
   return step;
 }
 
+// The second step: no initialization, one parent.
+StepMessage second_square_step() {
+  auto step = first_square_step();
+  step.step_id = "0190f0c2-7a1b-7c3d-9e4f-000000000002";
+  step.step_name = "linear_step_2";
+  step.attempt = 1;
+  step.initialization = json::object();
+  step.dependency_results = {{"linear_step_1", {{"value", 36}}}};
+  return step;
+}
+
 ExecHandlerSpec spec(std::string_view item) {
   auto parsed = parse_exec_handler(item);
   REQUIRE_MESSAGE(parsed.ok(), parsed.error().to_string());
@@ -68,6 +79,10 @@ void check_invalid_output(const StepOutcome& outcome,
   CHECK(outcome.error_type == "handler_invalid_output");
   CHECK(outcome.retryable);
   CHECK(outcome.error_message == message);
+}
+
+std::string source_path(const std::string& relative) {
+  return std::string{TASKER_SOURCE_DIR} + "/" + relative;
 }
 
 } // namespace
@@ -304,4 +319,31 @@ TEST_CASE("an exec handler whose program does not exist fails for good") {
   CHECK_FALSE(outcome.retryable);
   CHECK(outcome.error_message
         == "cannot start 'tasker-no-such-handler': No such file or directory");
+}
+
+TEST_CASE("the example exec handlers square the input") {
+  // python3 must be installed: without it this fails with "cannot start".
+  for (auto handler :
+       {ExecHandlerSpec{
+            "tasker.square",
+            {"python3", source_path("examples/handlers/square.py")}},
+        ExecHandlerSpec{"tasker.square",
+                        {"sh", source_path("examples/handlers/square.sh")}}}) {
+    INFO(handler.argv[0]);
+    auto outcome = run(handler, first_square_step());
+    REQUIRE_MESSAGE(outcome.success, outcome.error_message);
+    CHECK(outcome.result == json{{"value", 36}});
+
+    outcome = run(handler, second_square_step());
+    REQUIRE_MESSAGE(outcome.success, outcome.error_message);
+    CHECK(outcome.result == json{{"value", 1296}});
+
+    auto step = first_square_step();
+    step.context = {{"even_number", "six"}};
+    outcome = run(handler, step);
+    CHECK_FALSE(outcome.success);
+    CHECK_FALSE(outcome.retryable);
+    CHECK(outcome.error_type == "invalid_input");
+    CHECK(outcome.error_message.find("linear_step_1") != std::string::npos);
+  }
 }
