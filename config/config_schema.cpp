@@ -1,5 +1,7 @@
 #include "config/config_schema.hpp"
 
+#include "core/command_line.hpp"
+
 #include "config/queue_names.hpp"
 #include "core/edit_distance.hpp"
 
@@ -320,11 +322,11 @@ std::string namespace_concurrency_problem(std::string_view x) {
 std::string exec_handler_problem(std::string_view x) {
   // The command may hold '=' itself: the callable ends at the first one.
   auto eq = x.find('=');
-  if (eq == std::string_view::npos || eq == 0
-      || x.find_first_not_of(" \t", eq + 1) == std::string_view::npos)
+  if (eq == std::string_view::npos || eq == 0)
     return "expected \"CALLABLE=COMMAND\", e.g. "
            "\"shop.charge_card=python3 handlers/charge_card.py\"";
-  return {};
+  auto words = core::split_command_line(x.substr(eq + 1));
+  return words ? std::string{} : words.error().message();
 }
 
 // Adds the event-system keys under `prefix` ("orchestration.event_system");
