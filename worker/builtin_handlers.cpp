@@ -129,7 +129,7 @@ StepOutcome sleep(const StepInput& input) {
 
 } // namespace
 
-core::Result<void> add_builtin_handlers(HandlerRegistry& registry) {
+void add_builtin_handlers(HandlerRegistry& registry) {
   for (auto& [callable, handler] :
        std::vector<std::pair<std::string, StepHandler>>{
            {"tasker.square", square},
@@ -140,9 +140,8 @@ core::Result<void> add_builtin_handlers(HandlerRegistry& registry) {
               return StepOutcome::succeeded(json{{"value", 0}});
             }},
            {"tasker.sleep", sleep}})
-    if (auto added = registry.add(callable, handler); !added)
-      return added;
-  return {};
+    if (!registry.find(callable))
+      (void)registry.add(callable, handler);
 }
 
 } // namespace tasker::worker

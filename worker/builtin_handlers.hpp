@@ -17,7 +17,9 @@
 /// failures naming the step and the input.
 namespace tasker::worker {
 
-/// Registers the built-in handlers; fails if a callable is taken.
-core::Result<void> add_builtin_handlers(HandlerRegistry& registry);
+/// Registers the built-in handlers whose callables are free: a handler
+/// registered before (an `exec` handler configured for `tasker.square`,
+/// say) takes precedence.
+void add_builtin_handlers(HandlerRegistry& registry);
 
 } // namespace tasker::worker

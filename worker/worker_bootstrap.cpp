@@ -90,8 +90,6 @@ core::Result<WorkerPlan> plan_worker(const config::NodeConfig& config,
 core::Result<std::shared_ptr<HandlerRegistry>>
 make_registry(const config::WorkerConfig& config) {
   auto registry = std::make_shared<HandlerRegistry>();
-  if (auto added = add_builtin_handlers(*registry); !added)
-    return added.error();
   for (const auto& item : config.exec_handlers) {
     auto spec = parse_exec_handler(item);
     if (!spec)
@@ -104,6 +102,7 @@ make_registry(const config::WorkerConfig& config) {
     if (!added)
       return invalid("worker.exec_handlers: " + added.error().message());
   }
+  add_builtin_handlers(*registry);
   return registry;
 }
 

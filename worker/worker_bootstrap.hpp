@@ -39,9 +39,9 @@ core::Result<WorkerPlan> plan_worker(const config::NodeConfig& config,
                                      const config::TemplateCatalog& catalog,
                                      const HandlerRegistry& registry);
 
-/// The built-in handlers plus one `exec` handler per item of
-/// `config.worker.exec_handlers`; fails naming a bad item or a callable
-/// registered twice.
+/// One `exec` handler per item of `config.worker.exec_handlers`, plus the
+/// built-in handlers whose callables those leave free; fails naming a bad
+/// item or a callable configured twice.
 core::Result<std::shared_ptr<HandlerRegistry>>
 make_registry(const config::WorkerConfig& config);
 

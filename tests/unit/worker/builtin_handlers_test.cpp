@@ -15,7 +15,7 @@ struct Builtins {
   std::stop_source stop;
 
   Builtins() {
-    REQUIRE(add_builtin_handlers(registry).ok());
+    add_builtin_handlers(registry);
   }
 
   StepOutcome run(const std::string& callable, json context, json dependencies,

@@ -106,12 +106,31 @@ TEST_CASE("exec handlers come from the configuration; a bad item is named") {
   CHECK(bad.error().message().starts_with("worker.exec_handlers: "));
   CHECK(bad.error().message().find("unterminated single quote")
         != std::string::npos);
-  config.exec_handlers = {"tasker.square=./my_square"};
-  auto taken = make_registry(config);
-  REQUIRE_FALSE(taken.ok());
-  CHECK(taken.error().message()
-        == "worker.exec_handlers: handler 'tasker.square' is registered "
+  config.exec_handlers = {"shop.charge=./charge", "shop.charge=./other"};
+  auto twice = make_registry(config);
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().message()
+        == "worker.exec_handlers: handler 'shop.charge' is registered "
            "already");
+}
+
+TEST_CASE("an exec handler for a built-in callable replaces the built-in") {
+  config::WorkerConfig config;
+  config.exec_handlers = {
+      R"(tasker.square=/bin/sh -c "cat > /dev/null; echo '{\"result\": 5}'")"};
+  auto registry = make_registry(config);
+  REQUIRE(registry.ok());
+  channels::StepMessage step;
+  step.task_id = "t";
+  step.step_id = "s";
+  step.attempt = 1;
+  step.callable = "tasker.square";
+  std::stop_source stop;
+  auto outcome = (*registry)->run(
+      StepInput{step, std::chrono::steady_clock::now() + std::chrono::seconds{20},
+                stop.get_token()});
+  CHECK(outcome.success);
+  CHECK(outcome.result == 5);
 }
 
 TEST_CASE_FIXTURE(Templates, "on RabbitMQ each queue's prefetch is its "
