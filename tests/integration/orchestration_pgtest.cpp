@@ -14,6 +14,7 @@
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
 #include "orchestration/pg_task_store.hpp"
+#include "tests/integration/orchestration_instance.hpp"
 #include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
 #include "tests/support/eventually.hpp"
@@ -36,72 +37,9 @@ using namespace std::chrono_literals;
 using namespace tasker;
 using tasker::testing::eventually;
 using namespace tasker::orchestration;
-
-namespace {
-
-const std::vector<std::string> kOrchestrationQueues
-    = config::orchestration_queue_names();
-
-messaging::PgmqProvider connect_pgmq(const std::string& url) {
-  messaging::PgmqOptions options;
-  options.url = url;
-  options.pool_size = 4;
-  auto provider = messaging::PgmqProvider::connect(options);
-  REQUIRE_MESSAGE(provider.ok(), provider.error().to_string());
-  return std::move(*provider);
-}
-
-PgTaskStore connect_store(const std::string& url) {
-  PgTaskStoreOptions options;
-  options.url = url;
-  options.pool_size = 4;
-  options.send_with_pgmq = true;
-  auto store = PgTaskStore::connect(options);
-  REQUIRE_MESSAGE(store.ok(), store.error().to_string());
-  return std::move(*store);
-}
-
-// One orchestration node: its own pools, processor, event system, sweeper.
-struct Instance {
-  messaging::MessagingProvider provider;
-  TaskStoreHandle store;
-  channels::orchestration_processor_actor processor;
-  channels::event_system_actor events;
-  channels::orchestration_sweeper_actor sweeper;
-
-  Instance(caf::actor_system& sys, const std::string& url,
-           std::shared_ptr<const config::TemplateCatalog> catalog,
-           const std::string& node)
-      : provider{connect_pgmq(url)}, store{connect_store(url)} {
-    OrchestrationProcessorOptions options;
-    options.shards = 3;
-    options.shard.node = node;
-    processor = sys.spawn<OrchestrationProcessor>(store, provider,
-                                                  std::move(catalog), options);
-    actors::EventSystemOptions es;
-    es.name = "orchestration";
-    es.queues = kOrchestrationQueues;
-    es.config.deployment_mode = config::DeploymentMode::hybrid;
-    es.config.fallback_polling_interval_ms = 200;
-    es.config.max_in_flight = 200;
-    es.mode_key = "orchestration.event_system.deployment_mode";
-    events = sys.spawn<actors::OrchestrationEventSystem>(
-        provider, processor, &actors::route_orchestration, es);
-    OrchestrationSweeperOptions sweep;
-    sweep.interval = 200ms;
-    sweep.node = node;
-    sweeper = sys.spawn<OrchestrationSweeper>(store, processor, sweep);
-  }
-
-  void stop(caf::scoped_actor& self) {
-    self->request(events, 10s, channels::ShutdownEventSystem{5000})
-        .receive([](channels::DrainReport&) {}, [](caf::error&) {});
-    self->send_exit(sweeper, caf::exit_reason::user_shutdown);
-    self->send_exit(processor, caf::exit_reason::user_shutdown);
-  }
-};
-
-} // namespace
+using tasker::testing::connect_pgmq;
+using tasker::testing::Instance;
+using tasker::testing::kOrchestrationQueues;
 
 TEST_CASE("two orchestration instances never dispatch a step twice") {
   testing::ScratchDatabase database{"orch2"};
