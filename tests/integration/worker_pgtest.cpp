@@ -43,22 +43,19 @@ TEST_CASE("orchestration and a worker node complete the example workflows "
   auto loaded = config::TemplateCatalog::load(config.template_path);
   REQUIRE(loaded.ok());
   auto catalog = std::make_shared<const config::TemplateCatalog>(*loaded);
-  auto registry = worker::make_registry(config.worker);
-  REQUIRE(registry.ok());
-  auto plan = worker::plan_worker(config, *catalog, **registry);
-  REQUIRE(plan.ok());
-  CHECK(plan->unserved_steps.empty());
+  auto [registry, plan] = plan_worker_for(config);
+  CHECK(plan.unserved_steps.empty());
   auto provider = messaging::MessagingProvider::from_config(config);
   REQUIRE(provider.ok());
   REQUIRE(provider->ensure_queues(kOrchestrationQueues).ok());
-  REQUIRE(worker::prepare_queues(*provider, *plan).ok());
+  REQUIRE(worker::prepare_queues(*provider, plan).ok());
 
   caf::actor_system_config cfg;
   channels::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   Instance orchestration{sys, db.url(), catalog, "orchestrator"};
-  worker::WorkerNode node{sys, *provider, *registry, *plan, config};
+  worker::WorkerNode node{sys, *provider, registry, plan, config};
 
   // n = 2..6 for each example; the final step's value follows from n.
   struct Expected {

@@ -64,6 +64,22 @@ inline channels::StepMessage worker_test_step(const std::string& ns,
   return step;
 }
 
+/// The handlers and plan of a worker with `config` (its templates loaded).
+struct WorkerBoot {
+  std::shared_ptr<worker::HandlerRegistry> registry;
+  worker::WorkerPlan plan;
+};
+
+inline WorkerBoot plan_worker_for(const config::NodeConfig& config) {
+  auto catalog = config::TemplateCatalog::load(config.template_path);
+  REQUIRE_MESSAGE(catalog.ok(), catalog.error().to_string());
+  auto registry = worker::make_registry(config.worker);
+  REQUIRE_MESSAGE(registry.ok(), registry.error().to_string());
+  auto plan = worker::plan_worker(config, *catalog, **registry);
+  REQUIRE_MESSAGE(plan.ok(), plan.error().to_string());
+  return {*registry, *plan};
+}
+
 /// Takes the step results on the results queue whose task id starts with
 /// `prefix` (acking them), adding them to `into`.
 inline void collect_results(messaging::MessagingProvider& provider,
@@ -92,20 +108,15 @@ inline void check_worker_executes_steps(const config::NodeConfig& base) {
   config.worker.max_concurrent_steps = 4;
   config.worker.event_system.fallback_polling_interval_ms = 200;
 
-  auto catalog = config::TemplateCatalog::load(config.template_path);
-  REQUIRE(catalog.ok());
-  auto registry = worker::make_registry(config.worker);
-  REQUIRE(registry.ok());
-  auto plan = worker::plan_worker(config, *catalog, **registry);
-  REQUIRE(plan.ok());
-  CHECK(plan->namespaces == std::vector<std::string>{ns});
-  CHECK(plan->unserved_steps.empty());
+  auto [registry, plan] = plan_worker_for(config);
+  CHECK(plan.namespaces == std::vector<std::string>{ns});
+  CHECK(plan.unserved_steps.empty());
   auto provider = messaging::MessagingProvider::from_config(
-      worker::provider_config_for(config, *plan));
+      worker::provider_config_for(config, plan));
   REQUIRE(provider.ok());
   auto queue = config::worker_queue_name(ns);
   CHECK_FALSE(*provider->queue_exists(queue));
-  REQUIRE(worker::prepare_queues(*provider, *plan).ok());
+  REQUIRE(worker::prepare_queues(*provider, plan).ok());
   CHECK(*provider->queue_exists(queue));
 
   auto send_steps = [&](int from, int to) {
@@ -123,7 +134,7 @@ inline void check_worker_executes_steps(const config::NodeConfig& base) {
   caf::actor_system sys{cfg};
   std::vector<channels::StepResult> results;
   {
-    worker::WorkerNode node{sys, *provider, *registry, *plan, config};
+    worker::WorkerNode node{sys, *provider, registry, plan, config};
     send_steps(30, 60); // live, by notification or push
     CHECK(eventually([&] {
       collect_results(*provider, ns, results);
@@ -200,16 +211,11 @@ inline void check_killed_worker_loses_nothing(
     return metrics.ok() && metrics->visible_depth == 0;
   }));
 
-  auto catalog = config::TemplateCatalog::load(config.template_path);
-  REQUIRE(catalog.ok());
-  auto registry = worker::make_registry(config.worker);
-  REQUIRE(registry.ok());
-  auto plan = worker::plan_worker(config, *catalog, **registry);
-  REQUIRE(plan.ok());
+  auto [registry, plan] = plan_worker_for(config);
   caf::actor_system_config cfg;
   channels::configure_actor_system(cfg);
   caf::actor_system sys{cfg};
-  worker::WorkerNode worker_b{sys, *provider, *registry, *plan, config};
+  worker::WorkerNode worker_b{sys, *provider, registry, plan, config};
   caf::scoped_actor self{sys};
   auto status_of_b = [&] {
     channels::WorkerStatus out;
