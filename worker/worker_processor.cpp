@@ -176,7 +176,24 @@ WorkerProcessor::admit(std::string queue, int64_t msg_id,
   ++counters_.steps_received;
   auto promise = make_response_promise<channels::StepExecuted>();
   auto namespace_name = config::namespace_of_worker_queue(queue);
-  if (stopping_ || !namespace_name || in_progress_.contains({queue, msg_id})) {
+  if (auto seen = in_progress_.find({queue, msg_id});
+      seen != in_progress_.end() && !stopping_) {
+    auto& execution = *executions_.at(seen->second);
+    if (message && message->leased && !execution.running
+        && !execution.leased_copy) {
+      execution.leased_copy
+          = Waiting{std::move(queue), msg_id, std::move(message), promise};
+      return promise;
+    }
+    // The running step acks it when done; a lapsed lease brought it back.
+    core::log_warn(kComponent, "message " + std::to_string(msg_id) + " of '"
+                                   + queue
+                                   + "' delivered again while its step runs "
+                                     "here (its lease lapsed)");
+    promise.deliver(channels::StepExecuted{});
+    return promise;
+  }
+  if (stopping_ || !namespace_name) {
     if (!namespace_name)
       core::log_warn(kComponent, "'" + queue
                                      + "' is not a worker queue; message "
@@ -207,7 +224,7 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
       counters_.peak_namespace_utilization,
       static_cast<double>(active)
           / static_cast<double>(limit_of(execution->namespace_name)));
-  in_progress_.insert({execution->queue, execution->msg_id});
+  in_progress_[{execution->queue, execution->msg_id}] = execution->id;
   executions_.emplace(execution->id, execution);
   // Claims (a read by id unless the message came leased) and decodes on a
   // handler thread: both may wait on the provider.
@@ -297,6 +314,12 @@ void WorkerProcessor::on_finished(uint64_t id) {
   }
   answer(*execution);
   --active_[execution->namespace_name];
+  if (auto copy = std::move(execution->leased_copy)) {
+    if (execution->claim == Claim::not_claimed && !stopping_)
+      start(std::move(*copy), execution->namespace_name);
+    else
+      copy->promise.deliver(channels::StepExecuted{});
+  }
   start_waiting(execution->namespace_name);
   if (stopping_ && executions_.empty())
     quit();

@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
@@ -84,6 +83,14 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
  private:
   enum class Claim { pending, claimed, not_claimed, dead_lettered };
 
+  /// A command not yet taken on.
+  struct Waiting {
+    std::string queue;
+    int64_t msg_id = 0;
+    std::optional<messaging::QueuedMessage> message;
+    caf::typed_response_promise<channels::StepExecuted> promise;
+  };
+
   /// One command's step, shared with the handler thread that works on it.
   /// The thread writes its fields before it signals the actor
   /// (`StepReady`, `StepFinished`); `settled` decides who sends the result
@@ -103,17 +110,14 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
     std::string error_type;
     int lease_ticks = 0;
     bool running = false;
+    /// A leased copy of the message that arrived while the claim was under
+    /// way (the poller read it just before the claim could): taken on if
+    /// the claim fails, so the message does not wait for its lease to end.
+    std::optional<Waiting> leased_copy;
     std::chrono::steady_clock::time_point deadline;
     caf::typed_response_promise<channels::StepExecuted> promise;
   };
   using ExecutionPtr = std::shared_ptr<Execution>;
-
-  struct Waiting {
-    std::string queue;
-    int64_t msg_id = 0;
-    std::optional<messaging::QueuedMessage> message;
-    caf::typed_response_promise<channels::StepExecuted> promise;
-  };
 
   caf::typed_response_promise<channels::StepExecuted>
   admit(std::string queue, int64_t msg_id,
@@ -134,9 +138,9 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   WorkerProcessorOptions options_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, ExecutionPtr> executions_;
-  /// The messages of `executions_`, so a second delivery of one is not
-  /// run twice here.
-  std::set<std::pair<std::string, int64_t>> in_progress_;
+  /// The executions of messages, so a second delivery of one is not run
+  /// twice here.
+  std::map<std::pair<std::string, int64_t>, uint64_t> in_progress_;
   std::map<std::string, int64_t> active_;
   std::map<std::string, std::deque<Waiting>> waiting_;
   channels::WorkerStatus counters_;

@@ -308,6 +308,49 @@ TEST_CASE_FIXTURE(Fixture, "an event is claimed by id; a message another "
   CHECK(results().size() == 1);
 }
 
+TEST_CASE_FIXTURE(Fixture, "a leased copy read while a claim was under way "
+                           "runs the step when the claim fails") {
+  start();
+  auto id = send(kQueue, channels::to_json_text(step("tasker.square")));
+  // A notification without a lease starts a claim (a read by id) ...
+  messaging::QueuedMessage unleased;
+  unleased.queue = kQueue;
+  unleased.id = id;
+  unleased.leased = false;
+  unleased.payload = channels::to_json_text(step("tasker.square"));
+  auto first = self->request(processor, caf::infinite,
+                             channels::ExecuteStepFromMessage{unleased});
+  sched.run();
+  REQUIRE(jobs.size() == 1);
+  // ... but the poller reads the message first: its leased copy arrives.
+  auto second = self->request(processor, caf::infinite,
+                              channels::ExecuteStepFromMessage{take(kQueue)});
+  drain();
+  CHECK_FALSE(testing::received<channels::StepExecuted>(first).claimed);
+  auto reply = testing::received<channels::StepExecuted>(second);
+  CHECK(reply.claimed);
+  CHECK(reply.success);
+  CHECK(results().size() == 1);
+  CHECK(status().steps_claimed == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "a message delivered again while its step runs "
+                           "is left to the running step") {
+  start();
+  send(kQueue, channels::to_json_text(step("tasker.square")));
+  auto message = take(kQueue);
+  auto first = self->request(processor, caf::infinite,
+                             channels::ExecuteStepFromMessage{message});
+  run_jobs(1); // claimed; the handler runs
+  auto again = self->request(processor, caf::infinite,
+                             channels::ExecuteStepFromMessage{message});
+  sched.run();
+  CHECK_FALSE(testing::received<channels::StepExecuted>(again).claimed);
+  drain();
+  CHECK(testing::received<channels::StepExecuted>(first).success);
+  CHECK(results().size() == 1);
+}
+
 TEST_CASE_FIXTURE(Fixture, "at most the namespace's concurrency runs at once "
                            "under a burst; other namespaces go on") {
   start();
