@@ -535,6 +535,48 @@ ConfigSchema::ConfigSchema() {
       "orchestration.shutdown_timeout_ms",
       "Milliseconds to drain in-flight work on SIGTERM before stopping.",
       TASKER_FIELD(orchestration.shutdown_timeout_ms), 0, 3600000));
+  s.push_back(string_setting(
+      "orchestration.task_store",
+      "Where workflow state lives: `postgresql` (`database.url`), "
+      "`in_memory` (lost at exit), or `auto`: in memory with the in-memory "
+      "provider, PostgreSQL otherwise.",
+      TASKER_FIELD(orchestration.task_store),
+      "one of \"auto\", \"postgresql\", \"in_memory\"",
+      one_of({"auto", "postgresql", "in_memory"})));
+  s.push_back(integer_setting(
+      "orchestration.shards",
+      "Task shards deciding in parallel (one task's commands are handled by "
+      "one shard, one at a time).",
+      TASKER_FIELD(orchestration.shards), 1, 256));
+  s.push_back(integer_setting(
+      "orchestration.sweep_interval_ms",
+      "Milliseconds between sweeps for due retries, overdue steps and stale "
+      "tasks.",
+      TASKER_FIELD(orchestration.sweep_interval_ms), 10, 3600000));
+  s.push_back(integer_setting(
+      "orchestration.step_timeout_grace_seconds",
+      "Seconds past a step's `timeout_seconds` before orchestration fails it "
+      "as a retryable `timeout` (workers enforce the timeout themselves "
+      "first).",
+      TASKER_FIELD(orchestration.step_timeout_grace_seconds), 0, 86400));
+  s.push_back(integer_setting(
+      "orchestration.max_waiting_for_dependencies_minutes",
+      "A task waiting this long for its dependencies expires to `error` with "
+      "a dead-letter record (a template's lifecycle may override it).",
+      TASKER_FIELD(orchestration.max_waiting_for_dependencies_minutes), 1,
+      525600));
+  s.push_back(integer_setting(
+      "orchestration.max_waiting_for_retry_minutes",
+      "A task waiting this long for a retry expires to `error`.",
+      TASKER_FIELD(orchestration.max_waiting_for_retry_minutes), 1, 525600));
+  s.push_back(integer_setting(
+      "orchestration.max_steps_in_process_minutes",
+      "A task whose steps have been running this long expires to `error`.",
+      TASKER_FIELD(orchestration.max_steps_in_process_minutes), 1, 525600));
+  s.push_back(integer_setting(
+      "orchestration.max_task_lifetime_minutes",
+      "A task alive this long in any state expires to `error`.",
+      TASKER_FIELD(orchestration.max_task_lifetime_minutes), 1, 5256000));
   // -- worker ---------------------------------------------------------------
   add_event_system(s, "worker.event_system", TASKER_FIELD(worker.event_system),
                    "worker", false);

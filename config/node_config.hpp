@@ -82,6 +82,18 @@ struct OrchestrationConfig {
   EventSystemConfig event_system{DeploymentMode::hybrid, 5000, 20, 30, 1000};
   std::string bind_address = "127.0.0.1:8080";
   int64_t shutdown_timeout_ms = 30000;
+  /// Where workflow state lives: "auto" (in memory with the in-memory
+  /// provider, else PostgreSQL), "postgresql" or "in_memory".
+  std::string task_store = "auto";
+  /// Task shards working in parallel.
+  int64_t shards = 4;
+  int64_t sweep_interval_ms = 1000;
+  /// Added to a step's timeout before orchestration fails it as overdue.
+  int64_t step_timeout_grace_seconds = 30;
+  int64_t max_waiting_for_dependencies_minutes = 60;
+  int64_t max_waiting_for_retry_minutes = 30;
+  int64_t max_steps_in_process_minutes = 30;
+  int64_t max_task_lifetime_minutes = 1440;
 };
 
 struct WorkerConfig {
