@@ -32,6 +32,8 @@ using orchestration_processor_actor = caf::typed_actor<
     caf::replies_to<FinalizeTask>::with<TaskFinalized>,
     caf::replies_to<FinalizeTaskFromMessage>::with<TaskFinalized>,
     caf::replies_to<FinalizeTaskFromMessageEvent>::with<TaskFinalized>,
+    caf::replies_to<CancelTask>::with<TaskFinalized>,
+    caf::replies_to<ApplyStepAction>::with<TaskFinalized>,
     caf::replies_to<GetProcessingStats>::with<ProcessingStats>,
     caf::replies_to<OrchestrationHealthCheck>::with<OrchestrationHealth>>;
 

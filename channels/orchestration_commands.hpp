@@ -265,6 +265,44 @@ typename Inspector::result_type inspect(Inspector& f, TaskFinalized& x) {
            x.final_status, x.already_claimed_by);
 }
 
+// -- operator actions ---------------------------------------------------------
+
+/// Cancel task `task_id`: no further step is dispatched; answered with
+/// `TaskFinalized` (the task's state after).
+struct CancelTask {
+  std::string task_id;
+  std::string reason;
+
+  friend bool operator==(const CancelTask&, const CancelTask&) = default;
+};
+
+/// Inspects a `CancelTask`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CancelTask& x) {
+  return f(caf::meta::type_name("CancelTask"), x.task_id, x.reason);
+}
+
+/// An operator's action on step `step_name` of task `task_id`:
+/// "reset_for_retry", "resolve_manually" or "complete_manually" (with
+/// `result_json`); answered with `TaskFinalized` (the task's state after).
+struct ApplyStepAction {
+  std::string task_id;
+  std::string step_name;
+  std::string action;
+  /// The step's result for "complete_manually", a JSON document.
+  std::string result_json;
+
+  friend bool operator==(const ApplyStepAction&, const ApplyStepAction&)
+      = default;
+};
+
+/// Inspects an `ApplyStepAction`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ApplyStepAction& x) {
+  return f(caf::meta::type_name("ApplyStepAction"), x.task_id, x.step_name,
+           x.action, x.result_json);
+}
+
 // -- stats and health ---------------------------------------------------------
 
 /// Ask for the processor's counters.

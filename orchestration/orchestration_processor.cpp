@@ -72,6 +72,14 @@ OrchestrationProcessor::behavior_type OrchestrationProcessor::make_behavior() {
       [this](FinalizeTaskFromMessageEvent& command) {
         return delegate(next_shard(), std::move(command));
       },
+      [this](CancelTask& command) {
+        return delegate(shards_[shard_of(command.task_id, shards_.size())],
+                        std::move(command));
+      },
+      [this](ApplyStepAction& command) {
+        return delegate(shards_[shard_of(command.task_id, shards_.size())],
+                        std::move(command));
+      },
       [this](GetProcessingStats&) {
         // The sum over the shards.
         auto promise = make_response_promise<ProcessingStats>();

@@ -82,6 +82,35 @@ TaskShard::behavior_type TaskShard::make_behavior() {
       [this](FinalizeTaskFromMessageEvent& command) {
         return reply(finalize_from(read(command.queue, command.msg_id)));
       },
+      [this](CancelTask& command) {
+        auto reason = command.reason;
+        return reply(operator_action(
+            command.task_id, [this, reason](const TaskSnapshot& s) {
+              return plan_cancel(s, plan_context(), reason);
+            }));
+      },
+      [this](ApplyStepAction& command) {
+        auto action = parse_step_action(command.action);
+        if (!action)
+          return reply(core::Result<channels::TaskFinalized>{core::Error{
+              core::ErrorCode::invalid_argument,
+              "unknown step action '" + command.action
+                  + "' (expected reset_for_retry, resolve_manually or "
+                    "complete_manually)"}});
+        auto result = nlohmann::json::parse(
+            command.result_json.empty() ? "null" : command.result_json, nullptr,
+            false);
+        if (result.is_discarded())
+          return reply(core::Result<channels::TaskFinalized>{
+              core::Error{core::ErrorCode::invalid_argument,
+                          "the step's result is not valid JSON"}});
+        auto step = command.step_name;
+        return reply(
+            operator_action(command.task_id, [this, step, action = *action,
+                                              result](const TaskSnapshot& s) {
+              return plan_step_action(s, step, action, result, plan_context());
+            }));
+      },
       [this](GetProcessingStats&) {
         return stats_;
       },
@@ -364,6 +393,17 @@ TaskShard::finalize_from(std::optional<messaging::QueuedMessage> message) {
   if (result)
     ack(message->queue, message->id);
   return result;
+}
+
+core::Result<channels::TaskFinalized>
+TaskShard::operator_action(const std::string& task_id, const Replan& plan) {
+  auto applied = apply_with_retries(task_id, std::nullopt, plan);
+  if (!applied) {
+    ++stats_.commands_failed;
+    return applied.error();
+  }
+  return channels::TaskFinalized{
+      task_id, true, std::string{to_string(applied->task.state)}, ""};
 }
 
 core::Result<TaskSnapshot>

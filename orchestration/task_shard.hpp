@@ -101,6 +101,11 @@ class TaskShard : public channels::orchestration_shard_actor::base {
 
   using Replan = std::function<core::Result<ChangeSet>(const TaskSnapshot&)>;
 
+  /// Applies what an operator's action `plan` decides on the stored task
+  /// (cancel, a step action), deciding again after a conflict.
+  core::Result<channels::TaskFinalized>
+  operator_action(const std::string& task_id, const Replan& plan);
+
   /// Applies `first` (or, when empty, what `replan` decides on the stored
   /// task), deciding again with `replan` after a conflict; returns the task
   /// after it.

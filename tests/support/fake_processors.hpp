@@ -69,6 +69,12 @@ recording_orchestration_processor(
         from_event("FinalizeTaskFromMessageEvent", c.queue, c.msg_id);
         return TaskFinalized{};
       },
+      [](CancelTask& c) {
+        return TaskFinalized{c.task_id, true, "cancelled", ""};
+      },
+      [](ApplyStepAction& c) {
+        return TaskFinalized{c.task_id, true, "steps_in_process", ""};
+      },
       [](GetProcessingStats&) {
         return ProcessingStats{};
       },

@@ -283,3 +283,57 @@ TEST_CASE("the sweeper dispatches due retries and times out lost steps") {
   CHECK(done->task.state == TaskState::complete);
   CHECK(done->find_step("diamond_branch_left")->attempts == 2);
 }
+
+TEST_CASE("an operator cancels a task and acts on its steps through the "
+          "processor") {
+  Fixture f;
+  auto ask = [&](auto command) {
+    auto handle = f.self->request(f.processor, caf::infinite, command);
+    f.sched.run();
+    caf::expected<channels::TaskFinalized> out{caf::sec::bad_function_call};
+    handle.receive(
+        [&](channels::TaskFinalized& reply) {
+          out = reply;
+        },
+        [&](caf::error& err) {
+          out = err;
+        });
+    return out;
+  };
+  f.request_task("diamond_workflow", "diamond_pattern", {{"even_number", 6}},
+                 "ops-a");
+  f.request_task("linear_workflow", "mathematical_sequence",
+                 {{"even_number", 2}}, "ops-b");
+  auto page = f.store.list_tasks({});
+  REQUIRE(page->tasks.size() == 2);
+  std::string diamond, linear;
+  for (const auto& task : page->tasks)
+    (task.namespace_name == "diamond_workflow" ? diamond : linear) = task.id;
+
+  // The first step of the linear task is completed by hand: the next one
+  // is dispatched.
+  auto completed = ask(channels::ApplyStepAction{
+      linear, "linear_step_1", "complete_manually", R"({"value": 4})"});
+  REQUIRE(completed);
+  CHECK(completed->task_id == linear);
+  auto after = f.store.load(linear);
+  CHECK(after->find_step("linear_step_1")->state == StepState::complete);
+  CHECK(after->find_step("linear_step_2")->state == StepState::enqueued);
+
+  auto unknown
+      = ask(channels::ApplyStepAction{linear, "linear_step_2", "skip", ""});
+  REQUIRE_FALSE(unknown);
+  CHECK(channels::from_caf_error(unknown.error())
+            .message()
+            .find("unknown step action 'skip'")
+        != std::string::npos);
+
+  auto cancelled = ask(channels::CancelTask{diamond, "no longer needed"});
+  REQUIRE(cancelled);
+  CHECK(cancelled->final_status == "cancelled");
+  CHECK(f.store.load(diamond)->task.state == TaskState::cancelled);
+  auto missing = ask(channels::CancelTask{"no-such-task", ""});
+  REQUIRE_FALSE(missing);
+  CHECK(channels::from_caf_error(missing.error()).code()
+        == core::ErrorCode::not_found);
+}
