@@ -235,7 +235,8 @@ Check url_check(std::vector<std::string> schemes, bool allow_empty) {
 
 std::string bind_address_problem(std::string_view x) {
   static const std::string expected
-      = "expected HOST:PORT with a port from 1 to 65535, e.g. \"0.0.0.0:8080\"";
+      = "expected HOST:PORT with a port from 0 (any free port, logged) to "
+        "65535, e.g. \"0.0.0.0:8080\"";
   auto colon = x.rfind(':');
   if (colon == std::string_view::npos || colon == 0)
     return expected;
@@ -244,7 +245,7 @@ std::string bind_address_problem(std::string_view x) {
   auto [end, ec] = std::from_chars(port_text.data(),
                                    port_text.data() + port_text.size(), port);
   if (ec != std::errc{} || end != port_text.data() + port_text.size()
-      || port < 1 || port > 65535)
+      || port < 0 || port > 65535)
     return expected;
   return {};
 }
@@ -535,6 +536,20 @@ ConfigSchema::ConfigSchema() {
       "orchestration.shutdown_timeout_ms",
       "Milliseconds to drain in-flight work on SIGTERM before stopping.",
       TASKER_FIELD(orchestration.shutdown_timeout_ms), 0, 3600000));
+  s.push_back(string_setting(
+      "orchestration.api_key",
+      "Key the REST API requires (header `X-API-Key: KEY` or "
+      "`Authorization: Bearer KEY`) on every path but /health, "
+      "/health/ready and /metrics; empty requires none.",
+      TASKER_FIELD(orchestration.api_key), "any text",
+      [](std::string_view) {
+        return std::string{};
+      },
+      "TASKER_API_KEY"));
+  s.push_back(integer_setting(
+      "orchestration.max_request_bytes",
+      "Largest request body the REST API accepts; larger ones get 413.",
+      TASKER_FIELD(orchestration.max_request_bytes), 1024, 268435456));
   s.push_back(string_setting(
       "orchestration.task_store",
       "Where workflow state lives: `postgresql` (`database.url`), "

@@ -82,6 +82,9 @@ struct OrchestrationConfig {
   EventSystemConfig event_system{DeploymentMode::hybrid, 5000, 20, 30, 1000};
   std::string bind_address = "127.0.0.1:8080";
   int64_t shutdown_timeout_ms = 30000;
+  /// Empty: the REST API needs no key.
+  std::string api_key;
+  int64_t max_request_bytes = 1048576;
   /// Where workflow state lives: "auto" (in memory with the in-memory
   /// provider, else PostgreSQL), "postgresql" or "in_memory".
   std::string task_store = "auto";

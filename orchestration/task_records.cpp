@@ -85,7 +85,7 @@ void to_json(nlohmann::json& out, const TaskRecord& task) {
   out = {{"id", task.id},
          {"namespace", task.namespace_name},
          {"name", task.name},
-         {"revision", task.revision},
+         {"version", task.version},
          {"context", task.context},
          {"identity_hash", task.identity_hash},
          {"idempotency_key", task.idempotency_key

@@ -36,12 +36,14 @@ WorkerProcessorOptions processor_options(const config::NodeConfig& config,
   return options;
 }
 
-WorkerNode::WorkerNode(caf::actor_system& system,
-                       messaging::MessagingProvider provider,
-                       std::shared_ptr<const HandlerRegistry> registry,
-                       const WorkerPlan& plan, const config::NodeConfig& config)
+WorkerNode::WorkerNode(
+    caf::actor_system& system, messaging::MessagingProvider provider,
+    std::shared_ptr<const HandlerRegistry> registry, const WorkerPlan& plan,
+    const config::NodeConfig& config,
+    decltype(WorkerProcessorOptions::observe_step) observe_step)
     : system_(system), default_deadline_(config.worker.shutdown_timeout_ms) {
   auto options = processor_options(config, plan);
+  options.observe_step = std::move(observe_step);
   int64_t threads = 0;
   for (const auto& [ns, limit] : plan.concurrency)
     threads += limit;

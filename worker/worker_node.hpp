@@ -27,9 +27,12 @@ WorkerProcessorOptions processor_options(const config::NodeConfig& config,
 /// others go on). Start it after `prepare_queues`.
 class WorkerNode {
  public:
+  /// `observe_step` is told of every handler run (see
+  /// `WorkerProcessorOptions::observe_step`).
   WorkerNode(caf::actor_system& system, messaging::MessagingProvider provider,
              std::shared_ptr<const HandlerRegistry> registry,
-             const WorkerPlan& plan, const config::NodeConfig& config);
+             const WorkerPlan& plan, const config::NodeConfig& config,
+             decltype(WorkerProcessorOptions::observe_step) observe_step = {});
 
   /// Shuts down with `config.worker.shutdown_timeout_ms` if not done yet.
   ~WorkerNode();

@@ -280,9 +280,13 @@ void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
             provider = provider_, registry = registry_, options = options_,
             execution]() mutable {
     auto started = now_us();
+    auto clock_started = std::chrono::steady_clock::now();
     StepInput input{execution->step, execution->deadline,
                     execution->stop.get_token()};
     auto outcome = registry->run(input);
+    if (options.observe_step)
+      options.observe_step(execution->namespace_name, outcome.success,
+                           std::chrono::steady_clock::now() - clock_started);
     if (!execution->settled.exchange(true)) {
       execution->success = outcome.success;
       execution->error_type = outcome.error_type;

@@ -47,6 +47,11 @@ struct WorkerProcessorOptions {
   /// its lease and runs again).
   int send_attempts = 3;
   std::chrono::milliseconds send_retry_delay{200};
+  /// Told of every handler run (on the handler thread): its namespace,
+  /// whether it succeeded, and how long it took. For metrics.
+  std::function<void(const std::string& namespace_name, bool success,
+                     std::chrono::duration<double> elapsed)>
+      observe_step;
 };
 
 /// The worker's command processor (`worker_processor_actor`), for every

@@ -16,6 +16,12 @@ CliArgs CliArgs::parse(const std::vector<std::string>& argv) {
         break;
       }
       args.config_file = argv[++i];
+    } else if (word == "--url") {
+      if (i + 1 == argv.size()) {
+        args.bad_flag = word + " needs a URL";
+        break;
+      }
+      args.url = argv[++i];
     } else if (word.starts_with("--config=")) {
       args.config_file = word.substr(9);
     } else if (word.starts_with("-") && word.size() > 1) {

@@ -10,6 +10,9 @@ namespace tasker::apps {
 struct CliArgs {
   /// `--config FILE`.
   std::optional<std::string> config_file;
+  /// `--url URL`: the orchestration node (default: http:// plus
+  /// `orchestration.bind_address`).
+  std::optional<std::string> url;
   /// `--json`: machine-readable output.
   bool json = false;
   /// `--help` or `-h` anywhere.

@@ -1,7 +1,9 @@
 // tasker-ctl: the operator's command line. Exit codes: 0 success, 1 the
-// checked thing is invalid or the operation failed, 2 usage error.
+// checked thing is invalid or the operation failed, 2 usage error, 3 the
+// node or the provider cannot be reached.
 
 #include "apps/tasker_ctl/cli_args.hpp"
+#include "apps/tasker_ctl/remote_commands.hpp"
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
 #include "config/template_catalog.hpp"
@@ -22,7 +24,7 @@ constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 
 constexpr const char* kUsageText
-    = R"(usage: tasker-ctl [--config FILE] [--json] GROUP COMMAND [ARGS]
+    = R"(usage: tasker-ctl [--config FILE] [--url URL] [--json] GROUP COMMAND [ARGS]
 
   config validate            check the configuration (file and environment)
   config show                print the effective configuration and origins
@@ -31,8 +33,23 @@ constexpr const char* kUsageText
   template list [PATH]       list templates with namespace, version, queue
   template show NAME [PATH]  print one template's steps (NAME or NS/NAME)
 
+  task create NS/NAME [CONTEXT_JSON] [version=V] [key=K] [priority=N]
+  task get ID | task steps ID
+  task list [state=S] [namespace=NS] [name=N] [limit=N] [offset=N]
+  task cancel ID [reason=TEXT]
+  task reset-step ID STEP | task resolve-step ID STEP
+  task complete-step ID STEP RESULT_JSON
+  dlq list [resolution=R] [limit=N]
+  dlq update ID resolution=R [notes=TEXT] [by=NAME]
+  health                     the node's readiness (exit 1 when not ready)
+  queue list                 the provider's queues with their depths
+  queue verify               the orchestration and namespace queues exist
+
 PATH defaults to the configured template_path (TASKER_TEMPLATE_PATH).
 The configuration file is --config FILE, else TASKER_CONFIG_PATH, else none.
+task, dlq and health talk to --url (default http:// plus
+orchestration.bind_address) with orchestration.api_key (TASKER_API_KEY).
+Exit codes: 0 success, 1 refused or failed, 2 usage, 3 unreachable.
 )";
 
 int usage_error(const std::string& message) {
@@ -215,7 +232,8 @@ int main(int argc, char** argv) {
   }
   if (args.bad_flag)
     return usage_error(*args.bad_flag);
-  if (args.words.size() < 2)
+  bool health = !args.words.empty() && args.words[0] == "health";
+  if (args.words.size() < 2 && !health)
     return usage_error("missing GROUP and COMMAND");
   try {
     auto& group = args.words[0];
@@ -223,6 +241,20 @@ int main(int argc, char** argv) {
       return config_command(args);
     if (group == "template")
       return template_command(args);
+    if (group == "task" || group == "dlq" || group == "queue" || health) {
+      auto loaded = load_config(args);
+      if (!loaded) {
+        std::cerr << "tasker-ctl: " << loaded.error().message() << "\n";
+        return kUsage;
+      }
+      if (group == "task")
+        return task_command(args, loaded->config);
+      if (group == "dlq")
+        return dlq_command(args, loaded->config);
+      if (group == "queue")
+        return queue_command(args, loaded->config);
+      return health_command(args, loaded->config);
+    }
     return usage_error("unknown group '" + group + "'");
   } catch (const std::exception& err) {
     std::cerr << "tasker-ctl: internal error: " << err.what() << "\n";

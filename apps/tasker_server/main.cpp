@@ -4,12 +4,15 @@
 // completed), 1 --run-examples: a task did not complete, 2 usage or invalid
 // configuration or templates, 3 PostgreSQL or the provider unreachable.
 
+#include "api/orchestration_api.hpp"
+#include "api/worker_api.hpp"
 #include "apps/common/node_startup.hpp"
 #include "apps/tasker_server/example_run.hpp"
 #include "channels/actor_system_setup.hpp"
 #include "core/logger.hpp"
 #include "messaging/messaging_provider.hpp"
 #include "orchestration/orchestration_node.hpp"
+#include "web/http_server.hpp"
 #include "worker/worker_node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -146,6 +149,39 @@ int main(int argc, char** argv) {
     if (worker_setup)
       worker_node.emplace(system, *provider, worker_setup->registry,
                           worker_setup->plan, config);
+    // The REST API, health and metrics (not for a run of the examples).
+    std::unique_ptr<web::HttpServer> http;
+    if (!options.run_examples) {
+      api::OrchestrationApi endpoints{
+          .system = &system,
+          .processor = node.processor(),
+          .event_system = node.event_system(),
+          .store = node.store(),
+          .provider = *provider,
+          .catalog = shared_catalog,
+          .metrics = std::make_shared<web::MetricsRegistry>()};
+      auto router = std::make_shared<web::Router>();
+      if (auto added = api::add_orchestration_routes(*router, endpoints);
+          !added)
+        return apps::fail(kComponent, apps::kExitFailed,
+                          added.error().message());
+      api::add_orchestration_metrics(endpoints);
+      web::HttpServerOptions http_options;
+      http_options.bind_address = config.orchestration.bind_address;
+      http_options.api_key = config.orchestration.api_key;
+      http_options.max_body_bytes
+          = static_cast<std::size_t>(config.orchestration.max_request_bytes);
+      http = std::make_unique<web::HttpServer>(http_options, router);
+      if (auto listening = http->start(); !listening)
+        return apps::fail(kComponent, apps::kExitUsage,
+                          "orchestration.bind_address: "
+                              + listening.error().message());
+      core::log_info(kComponent, std::string{"REST API on "}
+                                     + config.orchestration.bind_address
+                                     + (config.orchestration.api_key.empty()
+                                            ? " (no API key)"
+                                            : " (API key required)"));
+    }
     core::log_info(kComponent, options.all_in_one
                                    ? "ready (all in one: orchestration and "
                                      "worker)"
@@ -163,6 +199,8 @@ int main(int argc, char** argv) {
               + std::to_string(config.orchestration.shutdown_timeout_ms)
               + " ms");
     }
+    if (http)
+      http->stop();
     if (worker_node)
       worker_node->shutdown(
           std::chrono::milliseconds{config.worker.shutdown_timeout_ms});

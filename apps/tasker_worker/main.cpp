@@ -3,10 +3,12 @@
 // configuration or templates, 3 the messaging provider cannot be reached or
 // its queues are not usable.
 
+#include "api/worker_api.hpp"
 #include "apps/common/node_startup.hpp"
 #include "channels/actor_system_setup.hpp"
 #include "core/logger.hpp"
 #include "messaging/messaging_provider.hpp"
+#include "web/http_server.hpp"
 #include "worker/worker_node.hpp"
 
 #include <caf/actor_system.hpp>
@@ -83,15 +85,46 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   channels::configure_actor_system(cfg);
   caf::actor_system system{cfg};
+  auto metrics = std::make_shared<web::MetricsRegistry>();
+  auto& durations = metrics->histogram("tasker_step_duration_seconds",
+                                       "Handler run time of steps.",
+                                       api::step_duration_buckets());
   {
-    worker::WorkerNode node{system, *provider, setup->registry, setup->plan,
-                            config};
+    worker::WorkerNode node{
+        system,
+        *provider,
+        setup->registry,
+        setup->plan,
+        config,
+        [&durations](const std::string&, bool,
+                     std::chrono::duration<double> elapsed) {
+          durations.observe(elapsed.count());
+        }};
+    api::WorkerApi endpoints{.system = &system,
+                             .processor = node.processor(),
+                             .event_systems = node.event_systems(),
+                             .provider = *provider,
+                             .queues = setup->plan.queues,
+                             .metrics = metrics};
+    auto router = std::make_shared<web::Router>();
+    if (auto added = api::add_worker_routes(*router, endpoints); !added)
+      return apps::fail(kComponent, apps::kExitFailed, added.error().message());
+    api::add_worker_metrics(endpoints);
+    web::HttpServerOptions http_options;
+    http_options.bind_address = config.worker.bind_address;
+    web::HttpServer http{http_options, router};
+    if (auto listening = http.start(); !listening)
+      return apps::fail(kComponent, apps::kExitUsage,
+                        "worker.bind_address: " + listening.error().message());
+    core::log_info(kComponent,
+                   "health and metrics on " + config.worker.bind_address);
     core::log_info(kComponent, "ready");
     auto received = apps::wait_for_stop_signal(stop_signals);
     core::log_info(kComponent,
                    "received " + received + "; draining up to "
                        + std::to_string(config.worker.shutdown_timeout_ms)
                        + " ms");
+    http.stop();
     bool drained = node.shutdown(
         std::chrono::milliseconds{config.worker.shutdown_timeout_ms});
     core::log_info(kComponent, drained ? "stopped: every running step finished"

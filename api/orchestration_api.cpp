@@ -1,0 +1,553 @@
+#include "api/orchestration_api.hpp"
+
+#include "api/health_routes.hpp"
+#include "channels/error_category.hpp"
+#include "config/queue_names.hpp"
+#include "core/edit_distance.hpp"
+#include "core/logger.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+#include <charconv>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tasker::api {
+
+namespace {
+
+using nlohmann::json;
+using web::HttpRequest;
+using web::HttpResponse;
+
+constexpr std::string_view kComponent = "api";
+
+// The status of a failed command; messages of client errors are the
+// domain's own (they name the input), others say nothing internal.
+HttpResponse error_response(const core::Error& error) {
+  switch (error.code()) {
+    case core::ErrorCode::invalid_argument:
+    case core::ErrorCode::invalid_template:
+    case core::ErrorCode::invalid_config:
+      return HttpResponse::error(400, error.message());
+    case core::ErrorCode::not_found:
+      return HttpResponse::error(404, error.message());
+    case core::ErrorCode::stale_transition:
+    case core::ErrorCode::duplicate:
+      return HttpResponse::error(409, error.message());
+    case core::ErrorCode::backend_unavailable:
+    case core::ErrorCode::backend_error:
+    case core::ErrorCode::timeout:
+      core::log_warn(kComponent, "request failed: " + error.to_string());
+      return HttpResponse::error(503, "the task store or the messaging "
+                                      "provider is unavailable; try again");
+    default:
+      core::log_warn(kComponent, "request failed: " + error.to_string());
+      return HttpResponse::error(500, "internal error");
+  }
+}
+
+HttpResponse error_response(const caf::error& error) {
+  if (error == caf::sec::request_timeout)
+    return HttpResponse::error(503, "the orchestration node did not answer in "
+                                    "time; try again");
+  return error_response(channels::from_caf_error(error));
+}
+
+// Asks the processor and waits; the reply or the error response.
+template <class Reply, class Command>
+std::variant<Reply, HttpResponse> ask(const OrchestrationApi& api,
+                                      Command command) {
+  caf::scoped_actor self{*api.system};
+  std::variant<Reply, HttpResponse> out
+      = HttpResponse::error(500, "internal error");
+  self->request(api.processor, api.command_timeout, std::move(command))
+      .receive(
+          [&](Reply& reply) {
+            out = std::move(reply);
+          },
+          [&](caf::error& err) {
+            out = error_response(err);
+          });
+  return out;
+}
+
+// Parses a JSON object body; the error response names the problem.
+std::variant<json, HttpResponse> object_body(const HttpRequest& request,
+                                             bool optional = false) {
+  if (request.body.empty() && optional)
+    return json::object();
+  auto body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded())
+    return HttpResponse::error(400, "the request body is not valid JSON");
+  if (!body.is_object())
+    return HttpResponse::error(400, std::string{"the request body must be a "
+                                                "JSON object, not "}
+                                        + body.type_name());
+  return body;
+}
+
+// Checks that `body` has only `known` fields and each present one has the
+// expected type ("string", "integer", "object", "any"); names the first
+// problem.
+std::optional<std::string>
+field_problem(const json& body,
+              const std::vector<std::pair<std::string, std::string>>& known) {
+  std::vector<std::string> names;
+  for (const auto& [name, type] : known)
+    names.push_back(name);
+  for (const auto& [name, value] : body.items()) {
+    auto field = std::find_if(known.begin(), known.end(), [&](const auto& k) {
+      return k.first == name;
+    });
+    if (field == known.end()) {
+      auto near = core::closest_match(name, names);
+      return "unknown field '" + name + "'"
+             + (near.empty() ? "" : " (did you mean '" + near + "'?)");
+    }
+    const auto& type = field->second;
+    bool fits = type == "any" || (type == "string" && value.is_string())
+                || (type == "integer" && value.is_number_integer())
+                || (type == "object" && value.is_object());
+    if (!fits)
+      return "field '" + name + "' must be "
+             + (type == "integer" ? "an " : "a ") + type + ", not "
+             + value.type_name();
+  }
+  return std::nullopt;
+}
+
+std::string string_field(const json& body, const char* name) {
+  auto i = body.find(name);
+  return i == body.end() ? std::string{} : i->get<std::string>();
+}
+
+HttpResponse create_task(OrchestrationApi api, const HttpRequest& request) {
+  auto parsed = object_body(request);
+  if (auto* response = std::get_if<HttpResponse>(&parsed))
+    return *response;
+  auto& body = std::get<json>(parsed);
+  if (auto problem = field_problem(body, {{"name", "string"},
+                                          {"namespace", "string"},
+                                          {"version", "string"},
+                                          {"context", "object"},
+                                          {"idempotency_key", "string"},
+                                          {"priority", "integer"},
+                                          {"initiator", "string"},
+                                          {"source_system", "string"},
+                                          {"reason", "string"}}))
+    return HttpResponse::error(400, *problem);
+  for (const char* required : {"name", "namespace", "context"})
+    if (!body.contains(required))
+      return HttpResponse::error(400, std::string{"missing field '"} + required
+                                          + "'");
+  channels::TaskRequest task;
+  task.namespace_name = string_field(body, "namespace");
+  task.name = string_field(body, "name");
+  task.version = string_field(body, "version");
+  task.context_json = body.at("context").dump();
+  task.idempotency_key = string_field(body, "idempotency_key");
+  if (body.contains("priority"))
+    task.priority = body.at("priority").get<int32_t>();
+  task.initiator = string_field(body, "initiator");
+  task.source_system = string_field(body, "source_system");
+  task.reason = string_field(body, "reason");
+  std::optional<std::string_view> version;
+  if (!task.version.empty())
+    version = task.version;
+  if (!api.catalog->find(task.namespace_name, task.name, version))
+    return HttpResponse::error(
+        400, "unknown template '" + task.namespace_name + "/" + task.name
+                 + (task.version.empty() ? "" : " " + task.version)
+                 + "' (fields 'namespace', 'name', 'version'; GET "
+                   "/v1/templates lists them)");
+  auto created = ask<channels::TaskInitialized>(
+      api, channels::InitializeTask{std::move(task)});
+  if (auto* response = std::get_if<HttpResponse>(&created))
+    return *response;
+  auto& initialized = std::get<channels::TaskInitialized>(created);
+  auto snapshot = api.store.load(initialized.task_id);
+  if (!snapshot)
+    return error_response(snapshot.error());
+  json out = *snapshot;
+  out["created"] = initialized.created;
+  // A duplicate request answers with the task it created before.
+  return HttpResponse::json(initialized.created ? 201 : 200, out);
+}
+
+HttpResponse get_task(OrchestrationApi api, const HttpRequest& request) {
+  auto snapshot = api.store.load(request.path_params.at("task_id"));
+  if (!snapshot)
+    return error_response(snapshot.error());
+  return HttpResponse::json(200, json(*snapshot));
+}
+
+HttpResponse get_steps(OrchestrationApi api, const HttpRequest& request) {
+  auto snapshot = api.store.load(request.path_params.at("task_id"));
+  if (!snapshot)
+    return error_response(snapshot.error());
+  return HttpResponse::json(
+      200, {{"task_id", snapshot->task.id}, {"steps", json(snapshot->steps)}});
+}
+
+// Reads an integer query parameter in [low, high]; names it when bad.
+std::variant<int64_t, HttpResponse> query_integer(const HttpRequest& request,
+                                                  const std::string& name,
+                                                  int64_t fallback, int64_t low,
+                                                  int64_t high) {
+  auto i = request.query.find(name);
+  if (i == request.query.end())
+    return fallback;
+  int64_t value = 0;
+  const auto& text = i->second;
+  auto [end, ec]
+      = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < low
+      || value > high)
+    return HttpResponse::error(
+        400, "query parameter '" + name + "' must be an integer from "
+                 + std::to_string(low) + " to " + std::to_string(high)
+                 + ", not '" + text + "'");
+  return value;
+}
+
+HttpResponse list_tasks(OrchestrationApi api, const HttpRequest& request) {
+  orchestration::TaskQuery query;
+  for (const auto& [name, value] : request.query)
+    if (name != "state" && name != "namespace" && name != "name"
+        && name != "limit" && name != "offset")
+      return HttpResponse::error(400, "unknown query parameter '" + name
+                                          + "' (state, namespace, name, "
+                                            "limit, offset)");
+  if (auto state = request.query.find("state"); state != request.query.end()) {
+    auto parsed = orchestration::parse_task_state(state->second);
+    if (!parsed)
+      return HttpResponse::error(400, "query parameter 'state': unknown task "
+                                      "state '"
+                                          + state->second + "'");
+    query.state = parsed;
+  }
+  if (auto ns = request.query.find("namespace"); ns != request.query.end())
+    query.namespace_name = ns->second;
+  if (auto name = request.query.find("name"); name != request.query.end())
+    query.name = name->second;
+  auto limit = query_integer(request, "limit", 50, 1, 1000);
+  if (auto* response = std::get_if<HttpResponse>(&limit))
+    return *response;
+  auto offset = query_integer(request, "offset", 0, 0, INT64_MAX);
+  if (auto* response = std::get_if<HttpResponse>(&offset))
+    return *response;
+  query.limit = static_cast<int32_t>(std::get<int64_t>(limit));
+  query.offset = std::get<int64_t>(offset);
+  auto page = api.store.list_tasks(query);
+  if (!page)
+    return error_response(page.error());
+  return HttpResponse::json(200, {{"tasks", json(page->tasks)},
+                                  {"total", page->total},
+                                  {"limit", query.limit},
+                                  {"offset", query.offset}});
+}
+
+HttpResponse task_changed(const channels::TaskFinalized& reply) {
+  return HttpResponse::json(
+      200, {{"task_id", reply.task_id}, {"state", reply.final_status}});
+}
+
+HttpResponse cancel_task(OrchestrationApi api, const HttpRequest& request) {
+  auto parsed = object_body(request, true);
+  if (auto* response = std::get_if<HttpResponse>(&parsed))
+    return *response;
+  auto& body = std::get<json>(parsed);
+  if (auto problem = field_problem(body, {{"reason", "string"}}))
+    return HttpResponse::error(400, *problem);
+  auto reply = ask<channels::TaskFinalized>(
+      api, channels::CancelTask{request.path_params.at("task_id"),
+                                string_field(body, "reason")});
+  if (auto* response = std::get_if<HttpResponse>(&reply))
+    return *response;
+  return task_changed(std::get<channels::TaskFinalized>(reply));
+}
+
+HttpResponse step_action(OrchestrationApi api, const HttpRequest& request) {
+  auto parsed = object_body(request);
+  if (auto* response = std::get_if<HttpResponse>(&parsed))
+    return *response;
+  auto& body = std::get<json>(parsed);
+  if (auto problem
+      = field_problem(body, {{"action", "string"}, {"result", "any"}}))
+    return HttpResponse::error(400, *problem);
+  if (!body.contains("action"))
+    return HttpResponse::error(400, "missing field 'action' (reset_for_retry, "
+                                    "resolve_manually or complete_manually)");
+  channels::ApplyStepAction command;
+  command.task_id = request.path_params.at("task_id");
+  command.step_name = request.path_params.at("step_name");
+  command.action = string_field(body, "action");
+  if (auto result = body.find("result"); result != body.end())
+    command.result_json = result->dump();
+  auto reply = ask<channels::TaskFinalized>(api, std::move(command));
+  if (auto* response = std::get_if<HttpResponse>(&reply))
+    return *response;
+  return task_changed(std::get<channels::TaskFinalized>(reply));
+}
+
+HttpResponse list_templates(const OrchestrationApi& api) {
+  json out = json::array();
+  for (const auto& tmpl : api.catalog->templates()) {
+    json steps = json::array();
+    for (const auto& step : tmpl.steps)
+      steps.push_back({{"name", step.name},
+                       {"callable", step.handler.callable},
+                       {"dependencies", step.dependencies}});
+    out.push_back({{"namespace", tmpl.namespace_name},
+                   {"name", tmpl.name},
+                   {"version", tmpl.version},
+                   {"description", tmpl.description},
+                   {"queue", tmpl.queue_name()},
+                   {"input_schema", tmpl.input_schema},
+                   {"steps", std::move(steps)}});
+  }
+  return HttpResponse::json(200, {{"templates", std::move(out)}});
+}
+
+json dead_letter_json(const orchestration::DeadLetterEntry& entry) {
+  auto ms = [](orchestration::TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               t.time_since_epoch())
+        .count();
+  };
+  return {{"id", entry.id},
+          {"task_id", entry.task_id},
+          {"original_state", entry.original_state},
+          {"reason", orchestration::to_string(entry.reason)},
+          {"resolution", orchestration::to_string(entry.resolution)},
+          {"snapshot", entry.snapshot},
+          {"notes", entry.notes},
+          {"resolved_by", entry.resolved_by},
+          {"created_at", ms(entry.created_at)},
+          {"updated_at", ms(entry.updated_at)}};
+}
+
+HttpResponse list_dead_letters(OrchestrationApi api,
+                               const HttpRequest& request) {
+  std::optional<orchestration::DeadLetterResolution> resolution;
+  if (auto i = request.query.find("resolution"); i != request.query.end()) {
+    resolution = orchestration::parse_dead_letter_resolution(i->second);
+    if (!resolution)
+      return HttpResponse::error(400, "query parameter 'resolution': unknown "
+                                      "resolution '"
+                                          + i->second
+                                          + "' (pending, manually_resolved, "
+                                            "permanently_failed, cancelled)");
+  }
+  auto limit = query_integer(request, "limit", 50, 1, 1000);
+  if (auto* response = std::get_if<HttpResponse>(&limit))
+    return *response;
+  auto entries = api.store.dead_letters(
+      resolution, static_cast<int32_t>(std::get<int64_t>(limit)));
+  if (!entries)
+    return error_response(entries.error());
+  json out = json::array();
+  for (const auto& entry : *entries)
+    out.push_back(dead_letter_json(entry));
+  return HttpResponse::json(200, {{"dead_letters", std::move(out)}});
+}
+
+HttpResponse update_dead_letter(OrchestrationApi api,
+                                const HttpRequest& request) {
+  int64_t id = 0;
+  const auto& text = request.path_params.at("id");
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    return HttpResponse::error(400, "dead-letter id '" + text
+                                        + "' is not an integer");
+  auto parsed = object_body(request);
+  if (auto* response = std::get_if<HttpResponse>(&parsed))
+    return *response;
+  auto& body = std::get<json>(parsed);
+  if (auto problem = field_problem(body, {{"resolution", "string"},
+                                          {"notes", "string"},
+                                          {"resolved_by", "string"}}))
+    return HttpResponse::error(400, *problem);
+  auto resolution = orchestration::parse_dead_letter_resolution(
+      string_field(body, "resolution"));
+  if (!resolution)
+    return HttpResponse::error(400, "field 'resolution' must be one of "
+                                    "pending, manually_resolved, "
+                                    "permanently_failed, cancelled");
+  auto updated = api.store.resolve_dead_letter(
+      id, *resolution, string_field(body, "notes"),
+      string_field(body, "resolved_by"));
+  if (!updated)
+    return error_response(updated.error());
+  return HttpResponse::json(200, dead_letter_json(*updated));
+}
+
+Readiness readiness(OrchestrationApi api) {
+  Readiness out;
+  orchestration::TaskQuery probe;
+  probe.limit = 1;
+  auto store = api.store;
+  bool database = store.list_tasks(probe).ok();
+  out.checks["database"] = {{"ok", database}};
+  auto provider = api.provider;
+  bool queues
+      = provider.queue_exists(std::string{config::kStepResultsQueue}).ok();
+  out.checks["provider"]
+      = {{"ok", queues}, {"name", std::string{provider.provider_name()}}};
+  caf::scoped_actor self{*api.system};
+  bool events = false;
+  self->request(api.event_system, std::chrono::seconds{2},
+                channels::GetEventSystemStatus{})
+      .receive(
+          [&](channels::EventSystemStatus& status) {
+            events = true;
+            out.checks["event_system"]
+                = {{"ok", true},
+                   {"mode", status.effective_mode},
+                   {"in_flight", status.stats.in_flight},
+                   {"limit", status.stats.limit},
+                   {"saturation", status.stats.saturation()}};
+          },
+          [&](caf::error&) {
+            out.checks["event_system"] = {{"ok", false}};
+          });
+  out.ready = database && queues && events;
+  return out;
+}
+
+} // namespace
+
+core::Result<void> add_orchestration_routes(web::Router& router,
+                                            const OrchestrationApi& api) {
+  using Handler = web::Router::Handler;
+  std::vector<std::tuple<std::string, std::string, Handler>> routes{
+      {"POST", "/v1/tasks",
+       [api](const HttpRequest& r) {
+         return create_task(api, r);
+       }},
+      {"GET", "/v1/tasks",
+       [api](const HttpRequest& r) {
+         return list_tasks(api, r);
+       }},
+      {"GET", "/v1/tasks/{task_id}",
+       [api](const HttpRequest& r) {
+         return get_task(api, r);
+       }},
+      {"GET", "/v1/tasks/{task_id}/steps",
+       [api](const HttpRequest& r) {
+         return get_steps(api, r);
+       }},
+      {"POST", "/v1/tasks/{task_id}/cancel",
+       [api](const HttpRequest& r) {
+         return cancel_task(api, r);
+       }},
+      {"POST", "/v1/tasks/{task_id}/steps/{step_name}/actions",
+       [api](const HttpRequest& r) {
+         return step_action(api, r);
+       }},
+      {"GET", "/v1/templates",
+       [api](const HttpRequest&) {
+         return list_templates(api);
+       }},
+      {"GET", "/v1/dlq",
+       [api](const HttpRequest& r) {
+         return list_dead_letters(api, r);
+       }},
+      {"PATCH", "/v1/dlq/{id}", [api](const HttpRequest& r) {
+         return update_dead_letter(api, r);
+       }}};
+  for (auto& [method, pattern, handler] : routes)
+    if (auto added = router.add(method, pattern, std::move(handler)); !added)
+      return added;
+  return add_health_routes(
+      router,
+      [api] {
+        return readiness(api);
+      },
+      api.metrics);
+}
+
+void add_orchestration_metrics(const OrchestrationApi& api) {
+  api.metrics->add_collector([api](web::MetricsRegistry& metrics) {
+    auto store = api.store;
+    for (auto state :
+         {orchestration::TaskState::pending,
+          orchestration::TaskState::initializing,
+          orchestration::TaskState::enqueuing_steps,
+          orchestration::TaskState::steps_in_process,
+          orchestration::TaskState::evaluating_results,
+          orchestration::TaskState::waiting_for_dependencies,
+          orchestration::TaskState::waiting_for_retry,
+          orchestration::TaskState::blocked_by_failures,
+          orchestration::TaskState::complete, orchestration::TaskState::error,
+          orchestration::TaskState::cancelled,
+          orchestration::TaskState::resolved_manually}) {
+      orchestration::TaskQuery query;
+      query.state = state;
+      query.limit = 1;
+      if (auto page = store.list_tasks(query))
+        metrics
+            .gauge("tasker_tasks", "Tasks by state.",
+                   {{"state", std::string{orchestration::to_string(state)}}})
+            .set(static_cast<double>(page->total));
+    }
+    if (auto pending = store.dead_letters(
+            orchestration::DeadLetterResolution::pending, 100000))
+      metrics
+          .gauge("tasker_dead_letters_pending",
+                 "Dead-letter records waiting for an operator.")
+          .set(static_cast<double>(pending->size()));
+    auto provider = api.provider;
+    auto queues = config::orchestration_queue_names();
+    for (const auto& queue : api.catalog->queue_names())
+      queues.push_back(queue);
+    for (const auto& queue : queues)
+      if (auto depth = provider.metrics(queue))
+        metrics
+            .gauge("tasker_queue_depth", "Messages in a queue, leased or not.",
+                   {{"queue", queue}})
+            .set(static_cast<double>(depth->depth));
+    caf::scoped_actor self{*api.system};
+    self->request(api.event_system, std::chrono::seconds{2},
+                  channels::GetEventSystemStatus{})
+        .receive(
+            [&](channels::EventSystemStatus& status) {
+              metrics
+                  .gauge("tasker_event_system_in_flight",
+                         "Commands in flight in an event system.",
+                         {{"event_system", status.name}})
+                  .set(static_cast<double>(status.stats.in_flight));
+              metrics
+                  .gauge("tasker_event_system_saturation",
+                         "In-flight commands over the event system's limit.",
+                         {{"event_system", status.name}})
+                  .set(status.stats.saturation());
+            },
+            [](caf::error&) {});
+    self->request(api.processor, std::chrono::seconds{2},
+                  channels::GetProcessingStats{})
+        .receive(
+            [&](channels::ProcessingStats& stats) {
+              auto total = [&](const char* name, const char* help,
+                               uint64_t value) {
+                auto& counter = metrics.counter(name, help);
+                if (static_cast<double>(value) > counter.value())
+                  counter.inc(static_cast<double>(value) - counter.value());
+              };
+              total("tasker_tasks_initialized_total",
+                    "Tasks created by this node.", stats.tasks_initialized);
+              total("tasker_step_results_total",
+                    "Step results decided by this node.",
+                    stats.step_results_processed);
+              total("tasker_commands_failed_total",
+                    "Commands this node could not carry out.",
+                    stats.commands_failed);
+            },
+            [](caf::error&) {});
+  });
+}
+
+} // namespace tasker::api
