@@ -183,6 +183,25 @@ inline void check_nodes_complete_the_examples(
     for (const auto& step : full.at("steps"))
       CHECK_MESSAGE(step.at("attempts") == 1, step.dump()); // dispatched once
   }
+  // tasker-ctl reads them too.
+  auto ctl = [&](std::vector<std::string> words, const std::string& log) {
+    words.insert(words.begin(), {bin + "tasker-ctl", "--url", server.base_url});
+    ChildProcess run{words, {{"TASKER_API_KEY", kApiKey}}, dir.path() / log};
+    auto status = run.wait_for_exit(30s);
+    REQUIRE(status);
+    CHECK_MESSAGE(WEXITSTATUS(*status) == 0, run.output());
+    return run.output();
+  };
+  auto listed = json::parse(
+      ctl({"--json", "task", "list", "state=complete", "limit=100"},
+          "ctl_list.log"),
+      nullptr, false);
+  REQUIRE(listed.is_object());
+  CHECK(listed.at("total") == created);
+  auto shown = ctl({"task", "get", all.at("tasks")[0].at("id")}, "ctl_get.log");
+  CHECK(shown.find("state     complete") != std::string::npos);
+  CHECK(ctl({"health"}, "ctl_health.log").find("ready") != std::string::npos);
+
   auto metrics = call(server.base_url, "GET", "/metrics", {}, false);
   CHECK(metrics.body.find("tasker_tasks{state=\"complete\"} "
                           + std::to_string(created))
