@@ -241,7 +241,11 @@ std::string ConfigLoader::render_toml(const LoadedConfig& loaded) {
     auto name = s.key.substr(section.empty() ? 0 : section.size() + 1);
     auto origin = loaded.origins.count(s.key) ? loaded.origins.at(s.key)
                                               : std::string{"default"};
-    out << name << " = " << s.show(loaded.config) << "  # " << origin << "\n";
+    auto value = s.show(loaded.config);
+    // A secret is shown as set or not, never as itself.
+    if (name == "api_key" && value != "\"\"")
+      value = "\"(set)\"";
+    out << name << " = " << value << "  # " << origin << "\n";
   }
   return out.str();
 }
