@@ -1,6 +1,7 @@
 #include "api/orchestration_api.hpp"
 
 #include "api/health_routes.hpp"
+#include "api/metric_sources.hpp"
 #include "channels/error_category.hpp"
 #include "config/queue_names.hpp"
 #include "core/edit_distance.hpp"
@@ -500,51 +501,31 @@ void add_orchestration_metrics(const OrchestrationApi& api) {
           .gauge("tasker_dead_letters_pending",
                  "Dead-letter records waiting for an operator.")
           .set(static_cast<double>(pending->size()));
-    auto provider = api.provider;
     auto queues = config::orchestration_queue_names();
     for (const auto& queue : api.catalog->queue_names())
       queues.push_back(queue);
-    for (const auto& queue : queues)
-      if (auto depth = provider.metrics(queue))
-        metrics
-            .gauge("tasker_queue_depth", "Messages in a queue, leased or not.",
-                   {{"queue", queue}})
-            .set(static_cast<double>(depth->depth));
+    record_queue_depths(metrics, api.provider, queues);
     caf::scoped_actor self{*api.system};
     self->request(api.event_system, std::chrono::seconds{2},
                   channels::GetEventSystemStatus{})
         .receive(
             [&](channels::EventSystemStatus& status) {
-              metrics
-                  .gauge("tasker_event_system_in_flight",
-                         "Commands in flight in an event system.",
-                         {{"event_system", status.name}})
-                  .set(static_cast<double>(status.stats.in_flight));
-              metrics
-                  .gauge("tasker_event_system_saturation",
-                         "In-flight commands over the event system's limit.",
-                         {{"event_system", status.name}})
-                  .set(status.stats.saturation());
+              record_event_system(metrics, status);
             },
             [](caf::error&) {});
     self->request(api.processor, std::chrono::seconds{2},
                   channels::GetProcessingStats{})
         .receive(
             [&](channels::ProcessingStats& stats) {
-              auto total = [&](const char* name, const char* help,
-                               uint64_t value) {
-                auto& counter = metrics.counter(name, help);
-                if (static_cast<double>(value) > counter.value())
-                  counter.inc(static_cast<double>(value) - counter.value());
-              };
-              total("tasker_tasks_initialized_total",
-                    "Tasks created by this node.", stats.tasks_initialized);
-              total("tasker_step_results_total",
-                    "Step results decided by this node.",
-                    stats.step_results_processed);
-              total("tasker_commands_failed_total",
-                    "Commands this node could not carry out.",
-                    stats.commands_failed);
+              raise_counter(metrics, "tasker_tasks_initialized_total",
+                            "Tasks created by this node.",
+                            stats.tasks_initialized);
+              raise_counter(metrics, "tasker_step_results_total",
+                            "Step results decided by this node.",
+                            stats.step_results_processed);
+              raise_counter(metrics, "tasker_commands_failed_total",
+                            "Commands this node could not carry out.",
+                            stats.commands_failed);
             },
             [](caf::error&) {});
   });

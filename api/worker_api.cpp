@@ -1,6 +1,7 @@
 #include "api/worker_api.hpp"
 
 #include "api/health_routes.hpp"
+#include "api/metric_sources.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -79,12 +80,10 @@ void add_worker_metrics(const WorkerApi& api) {
                   channels::GetWorkerStatus{})
         .receive(
             [&](channels::WorkerStatus& status) {
-              auto total = [&](const char* name, const char* help,
-                               uint64_t value) {
-                auto& counter = metrics.counter(name, help);
-                if (static_cast<double>(value) > counter.value())
-                  counter.inc(static_cast<double>(value) - counter.value());
-              };
+              auto total
+                  = [&](const char* name, const char* help, uint64_t value) {
+                      raise_counter(metrics, name, help, value);
+                    };
               total("tasker_worker_steps_succeeded_total",
                     "Steps whose handler succeeded.", status.steps_succeeded);
               total("tasker_worker_steps_failed_total",
@@ -110,20 +109,10 @@ void add_worker_metrics(const WorkerApi& api) {
                     channels::GetEventSystemStatus{})
           .receive(
               [&](channels::EventSystemStatus& status) {
-                metrics
-                    .gauge("tasker_event_system_saturation",
-                           "In-flight commands over the event system's limit.",
-                           {{"event_system", status.name}})
-                    .set(status.stats.saturation());
+                record_event_system(metrics, status);
               },
               [](caf::error&) {});
-    auto provider = api.provider;
-    for (const auto& queue : api.queues)
-      if (auto depth = provider.metrics(queue))
-        metrics
-            .gauge("tasker_queue_depth", "Messages in a queue, leased or not.",
-                   {{"queue", queue}})
-            .set(static_cast<double>(depth->depth));
+    record_queue_depths(metrics, api.provider, api.queues);
   });
 }
 

@@ -4,6 +4,7 @@
 #include "actors/routed_command.hpp"
 #include "config/queue_names.hpp"
 #include "core/logger.hpp"
+#include "messaging/queue_setup.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -53,24 +54,7 @@ prepare_orchestration_queues(messaging::MessagingProvider& provider,
   auto queues = config::orchestration_queue_names();
   for (const auto& queue : catalog.queue_names())
     queues.push_back(queue);
-  if (auto ensured = provider.ensure_queues(queues); !ensured)
-    return core::Error{ensured.error().code(),
-                       "creating the orchestration queues failed: "
-                           + ensured.error().message()};
-  auto report = provider.verify_queues(queues);
-  if (!report)
-    return core::Error{report.error().code(),
-                       "verifying the orchestration queues failed: "
-                           + report.error().message()};
-  if (report->all_healthy())
-    return {};
-  std::string problems;
-  for (const auto& queue : report->missing)
-    problems += "\n  queue '" + queue + "' is missing";
-  for (const auto& [queue, why] : report->errors)
-    problems += "\n  queue '" + queue + "': " + why;
-  return core::Error{core::ErrorCode::backend_error,
-                     "the orchestration queues are not usable:" + problems};
+  return messaging::ensure_and_verify_queues(provider, queues, "orchestration");
 }
 
 OrchestrationProcessorOptions

@@ -1,6 +1,7 @@
 #include "worker/worker_bootstrap.hpp"
 
 #include "config/queue_names.hpp"
+#include "messaging/queue_setup.hpp"
 #include "worker/builtin_handlers.hpp"
 #include "worker/exec_handler.hpp"
 
@@ -126,24 +127,7 @@ core::Result<void> prepare_queues(messaging::MessagingProvider& provider,
                                   const WorkerPlan& plan) {
   auto queues = plan.queues;
   queues.emplace_back(config::kStepResultsQueue);
-  if (auto ensured = provider.ensure_queues(queues); !ensured)
-    return core::Error{ensured.error().code(),
-                       "creating the worker's queues failed: "
-                           + ensured.error().message()};
-  auto report = provider.verify_queues(queues);
-  if (!report)
-    return core::Error{report.error().code(),
-                       "verifying the worker's queues failed: "
-                           + report.error().message()};
-  if (report->all_healthy())
-    return {};
-  std::string problems;
-  for (const auto& queue : report->missing)
-    problems += "\n  queue '" + queue + "' is missing";
-  for (const auto& [queue, why] : report->errors)
-    problems += "\n  queue '" + queue + "': " + why;
-  return core::Error{core::ErrorCode::backend_error,
-                     "the worker's queues are not usable:" + problems};
+  return messaging::ensure_and_verify_queues(provider, queues, "worker's");
 }
 
 std::string worker_id_of(const config::WorkerConfig& config) {
