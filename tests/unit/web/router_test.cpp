@@ -28,34 +28,25 @@ std::string message_of(const HttpResponse& response) {
   return nlohmann::json::parse(response.body)["error"]["message"];
 }
 
+// Adds a route that answers {"route": NAME}.
+void add_named(Router& router, const std::string& method,
+               const std::string& pattern, const std::string& name) {
+  REQUIRE(router
+              .add(method, pattern,
+                   [name](auto&) {
+                     return named(name);
+                   })
+              .ok());
+}
+
 } // namespace
 
 TEST_CASE("the router runs the handler of the matching method and path") {
   Router router;
-  REQUIRE(router
-              .add("GET", "/v1/tasks",
-                   [](auto&) {
-                     return named("list");
-                   })
-              .ok());
-  REQUIRE(router
-              .add("POST", "/v1/tasks",
-                   [](auto&) {
-                     return named("create");
-                   })
-              .ok());
-  REQUIRE(router
-              .add("GET", "/v1/tasks/{task_id}",
-                   [](auto&) {
-                     return named("one");
-                   })
-              .ok());
-  REQUIRE(router
-              .add("GET", "/",
-                   [](auto&) {
-                     return named("root");
-                   })
-              .ok());
+  add_named(router, "GET", "/v1/tasks", "list");
+  add_named(router, "POST", "/v1/tasks", "create");
+  add_named(router, "GET", "/v1/tasks/{task_id}", "one");
+  add_named(router, "GET", "/", "root");
 
   auto get = request_for("GET", "/v1/tasks");
   CHECK(router.dispatch(get).body == R"({"route":"list"})");
@@ -86,12 +77,7 @@ TEST_CASE("the router fills percent-decoded path parameters") {
 
 TEST_CASE("the router answers 404 naming a path no route matches") {
   Router router;
-  REQUIRE(router
-              .add("GET", "/v1/tasks/{task_id}",
-                   [](auto&) {
-                     return named("one");
-                   })
-              .ok());
+  add_named(router, "GET", "/v1/tasks/{task_id}", "one");
   for (std::string path : {"/v1/nothing", "/v1/tasks", "/v1/tasks/",
                            "/v1/tasks/t1/steps", "relative"}) {
     CAPTURE(path);
@@ -107,18 +93,8 @@ TEST_CASE("the router answers 404 naming a path no route matches") {
 
 TEST_CASE("the router answers 405 with an Allow header for another method") {
   Router router;
-  REQUIRE(router
-              .add("GET", "/v1/tasks",
-                   [](auto&) {
-                     return named("list");
-                   })
-              .ok());
-  REQUIRE(router
-              .add("POST", "/v1/tasks",
-                   [](auto&) {
-                     return named("create");
-                   })
-              .ok());
+  add_named(router, "GET", "/v1/tasks", "list");
+  add_named(router, "POST", "/v1/tasks", "create");
   auto request = request_for("DELETE", "/v1/tasks");
   auto response = router.dispatch(request);
   CHECK(response.status == 405);
@@ -165,12 +141,7 @@ TEST_CASE("the router answers 500 without the text of a thrown exception") {
 
 TEST_CASE("the router answers 400 to a badly percent-encoded parameter") {
   Router router;
-  REQUIRE(router
-              .add("GET", "/v1/tasks/{task_id}",
-                   [](auto&) {
-                     return named("one");
-                   })
-              .ok());
+  add_named(router, "GET", "/v1/tasks/{task_id}", "one");
   auto request = request_for("GET", "/v1/tasks/a%zz");
   auto response = router.dispatch(request);
   CHECK(response.status == 400);
