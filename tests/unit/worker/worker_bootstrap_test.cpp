@@ -126,9 +126,9 @@ TEST_CASE("an exec handler for a built-in callable replaces the built-in") {
   step.attempt = 1;
   step.callable = "tasker.square";
   std::stop_source stop;
-  auto outcome = (*registry)->run(
-      StepInput{step, std::chrono::steady_clock::now() + std::chrono::seconds{20},
-                stop.get_token()});
+  auto outcome = (*registry)->run(StepInput{
+      step, std::chrono::steady_clock::now() + std::chrono::seconds{20},
+      stop.get_token()});
   CHECK(outcome.success);
   CHECK(outcome.result == 5);
 }
