@@ -6,10 +6,12 @@
 #include "config/queue_names.hpp"
 #include "core/edit_distance.hpp"
 #include "core/logger.hpp"
+#include "orchestration/task_state_machine.hpp"
 
 #include <caf/scoped_actor.hpp>
 
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
@@ -24,6 +26,8 @@ using web::HttpRequest;
 using web::HttpResponse;
 
 constexpr std::string_view kComponent = "api";
+// The longest a GET of a task may wait for it to finish.
+constexpr int64_t kMaxTaskWaitMs = 60000;
 
 // The status of a failed command; messages of client errors are the
 // domain's own (they name the input), others say nothing internal.
@@ -178,11 +182,11 @@ HttpResponse create_task(OrchestrationApi api, const HttpRequest& request) {
   return HttpResponse::json(initialized.created ? 201 : 200, out);
 }
 
-HttpResponse get_task(OrchestrationApi api, const HttpRequest& request) {
-  auto snapshot = api.store.load(request.path_params.at("task_id"));
-  if (!snapshot)
-    return error_response(snapshot.error());
-  return HttpResponse::json(200, json(*snapshot));
+HttpResponse
+task_response(const core::Result<orchestration::TaskSnapshot>& task) {
+  if (!task)
+    return error_response(task.error());
+  return HttpResponse::json(200, json(*task));
 }
 
 HttpResponse get_steps(OrchestrationApi api, const HttpRequest& request) {
@@ -212,6 +216,40 @@ std::variant<int64_t, HttpResponse> query_integer(const HttpRequest& request,
                  + std::to_string(low) + " to " + std::to_string(high)
                  + ", not '" + text + "'");
   return value;
+}
+
+// Answers the task at once, or with `wait_ms`, when it reaches a final
+// state (told by the store's completion watch) or at the latest after
+// `wait_ms`, with the task as it then is.
+void get_task(OrchestrationApi api, const HttpRequest& request,
+              const web::Router::Reply& reply) {
+  for (const auto& [name, value] : request.query)
+    if (name != "wait_ms")
+      return reply(HttpResponse::error(400, "unknown query parameter '" + name
+                                                + "' (known: wait_ms)"));
+  auto wait_ms = query_integer(request, "wait_ms", 0, 0, kMaxTaskWaitMs);
+  if (auto* response = std::get_if<HttpResponse>(&wait_ms))
+    return reply(std::move(*response));
+  const auto& task_id = request.path_params.at("task_id");
+  if (std::get<int64_t>(wait_ms) == 0)
+    return reply(task_response(api.store.load(task_id)));
+  auto& watch = api.store.completions();
+  // Registered before the task is read, so that no finish is missed.
+  auto ticket = watch.wait(
+      task_id,
+      std::chrono::steady_clock::now()
+          + std::chrono::milliseconds{std::get<int64_t>(wait_ms)},
+      [api, task_id,
+       reply](std::optional<orchestration::TaskSnapshot> finished) mutable {
+        if (finished)
+          return reply(HttpResponse::json(200, json(*finished)));
+        reply(task_response(api.store.load(task_id)));
+      });
+  auto current = api.store.load(task_id);
+  bool answer_now = !current || orchestration::is_terminal(current->task.state);
+  // Else the watch answers; so it does when it ran the callback already.
+  if (answer_now && watch.cancel(ticket))
+    reply(task_response(current));
 }
 
 HttpResponse list_tasks(OrchestrationApi api, const HttpRequest& request) {
@@ -434,10 +472,6 @@ core::Result<void> add_orchestration_routes(web::Router& router,
        [api](const HttpRequest& r) {
          return list_tasks(api, r);
        }},
-      {"GET", "/v1/tasks/{task_id}",
-       [api](const HttpRequest& r) {
-         return get_task(api, r);
-       }},
       {"GET", "/v1/tasks/{task_id}/steps",
        [api](const HttpRequest& r) {
          return get_steps(api, r);
@@ -464,6 +498,13 @@ core::Result<void> add_orchestration_routes(web::Router& router,
   for (auto& [method, pattern, handler] : routes)
     if (auto added = router.add(method, pattern, std::move(handler)); !added)
       return added;
+  if (auto added = router.add_deferred(
+          "GET", "/v1/tasks/{task_id}",
+          [api](const HttpRequest& r, web::Router::Reply reply) {
+            get_task(api, r, reply);
+          });
+      !added)
+    return added;
   return add_health_routes(
       router,
       [api] {

@@ -2,8 +2,10 @@
 
 #include "orchestration/in_memory_task_store.hpp"
 #include "orchestration/pg_task_store.hpp"
+#include "orchestration/task_completion_watch.hpp"
 #include "orchestration/task_store.hpp"
 
+#include <memory>
 #include <utility>
 #include <variant>
 
@@ -18,7 +20,15 @@ class TaskStoreHandle {
 
   template <class Store>
   requires TaskStore<Store>
-  explicit TaskStoreHandle(Store store) : impl_(std::move(store)) {}
+  explicit TaskStoreHandle(Store store)
+      : impl_(std::move(store)),
+        completions_(std::make_shared<TaskCompletionWatch>()) {}
+
+  /// Told of every task a change applied through this handle (or a copy)
+  /// leaves final.
+  TaskCompletionWatch& completions() const {
+    return *completions_;
+  }
 
   /// Calls `f` with the concrete store.
   template <class F>
@@ -45,16 +55,23 @@ class TaskStoreHandle {
   }
 
   core::Result<TaskSnapshot> apply(const ChangeSet& change) {
-    return visit([&](auto& s) {
+    auto applied = visit([&](auto& s) {
       return s.apply(change);
     });
+    if (applied)
+      completions_->report(*applied);
+    return applied;
   }
 
   std::vector<core::Result<TaskSnapshot>>
   apply_batch(const std::vector<ChangeSet>& changes) {
-    return visit([&](auto& s) {
+    auto applied = visit([&](auto& s) {
       return s.apply_batch(changes);
     });
+    for (const auto& task : applied)
+      if (task)
+        completions_->report(*task);
+    return applied;
   }
 
   core::Result<std::vector<TransitionRecord>>
@@ -120,6 +137,7 @@ class TaskStoreHandle {
 
  private:
   Variant impl_;
+  std::shared_ptr<TaskCompletionWatch> completions_;
 };
 
 static_assert(TaskStore<TaskStoreHandle>);

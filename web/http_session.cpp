@@ -4,7 +4,9 @@
 #include "web/url_decoding.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -89,11 +91,26 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   auto version = beast_request.version();
   bool keep_alive = beast_request.keep_alive();
   bool head = beast_request.method() == http::verb::head;
-  send(answer(beast_request), version, keep_alive, head);
+  HttpRequest request;
+  if (auto refused = read_into(beast_request, request))
+    return send(std::move(*refused), version, keep_alive, head);
+  // A deferred route replies from another thread: the response is written
+  // on this connection's strand (at once when already on it), and the
+  // server keeps running until it is.
+  auto strand = net::prefer(stream_.get_executor(),
+                            net::execution::outstanding_work.tracked);
+  settings_->router->dispatch(request, [self = shared_from_this(), strand,
+                                        version, keep_alive,
+                                        head](HttpResponse response) {
+    net::dispatch(strand, [self, response = std::move(response), version,
+                           keep_alive, head]() mutable {
+      self->send(std::move(response), version, keep_alive, head);
+    });
+  });
 }
 
-HttpResponse HttpSession::answer(BeastRequest& beast_request) const {
-  HttpRequest request;
+std::optional<HttpResponse> HttpSession::read_into(BeastRequest& beast_request,
+                                                   HttpRequest& request) const {
   request.method = std::string{beast_request.method_string()};
   std::string_view target{beast_request.target().data(),
                           beast_request.target().size()};
@@ -119,7 +136,7 @@ HttpResponse HttpSession::answer(BeastRequest& beast_request) const {
   request.body = std::move(beast_request.body());
   if (!settings_->guard.allows(request))
     return HttpResponse::error(401, "missing or invalid API key");
-  return settings_->router->dispatch(request);
+  return std::nullopt;
 }
 
 void HttpSession::send(HttpResponse response, unsigned version, bool keep_alive,

@@ -49,7 +49,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void read_request();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
-  HttpResponse answer(BeastRequest& beast_request) const;
+  /// Fills `request` from the parsed one; the response refusing it (bad
+  /// target or query, missing API key), if any.
+  std::optional<HttpResponse> read_into(BeastRequest& beast_request,
+                                        HttpRequest& request) const;
   void send(HttpResponse response, unsigned version, bool keep_alive,
             bool head);
   void on_write(bool keep_alive, boost::beast::error_code ec,

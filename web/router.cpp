@@ -4,7 +4,9 @@
 #include "web/url_decoding.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <memory>
 #include <set>
 
 namespace tasker::web {
@@ -64,6 +66,17 @@ std::string join(const std::set<std::string>& items) {
 
 core::Result<void> Router::add(std::string method, std::string pattern,
                                Handler handler) {
+  if (!handler)
+    return add_deferred(std::move(method), std::move(pattern), nullptr);
+  return add_deferred(std::move(method), std::move(pattern),
+                      [handler = std::move(handler)](const HttpRequest& request,
+                                                     const Reply& reply) {
+                        reply(handler(request));
+                      });
+}
+
+core::Result<void> Router::add_deferred(std::string method, std::string pattern,
+                                        DeferredHandler handler) {
   if (method.empty() || !handler)
     return core::Error{core::ErrorCode::invalid_argument,
                        "route '" + pattern + "' needs a method and a handler"};
@@ -96,7 +109,32 @@ const Router::Route* Router::find(const std::vector<std::string>& segments,
   return nullptr;
 }
 
-HttpResponse Router::dispatch(HttpRequest& request) const {
+void Router::dispatch(HttpRequest& request, Reply reply) const {
+  auto route = route_of(request);
+  if (auto* response = std::get_if<HttpResponse>(&route))
+    return reply(std::move(*response));
+  // The first response wins: a handler that throws after replying is only
+  // logged.
+  auto replied = std::make_shared<std::atomic<bool>>(false);
+  Reply once = [replied, reply = std::move(reply)](HttpResponse response) {
+    if (!replied->exchange(true))
+      reply(std::move(response));
+  };
+  try {
+    return std::get<const Route*>(route)->handler(request, once);
+  } catch (const std::exception& e) {
+    core::log_error("http", request.method + " " + request.path
+                                + " failed: the handler threw: " + e.what());
+  } catch (...) {
+    core::log_error("http", request.method + " " + request.path
+                                + " failed: the handler threw a "
+                                  "non-standard exception");
+  }
+  once(HttpResponse::error(500, "internal error"));
+}
+
+std::variant<const Router::Route*, HttpResponse>
+Router::route_of(HttpRequest& request) const {
   if (request.path.empty() || request.path.front() != '/')
     return HttpResponse::error(404, "no route for path '" + request.path + "'");
   auto segments = split_path(request.path);
@@ -130,17 +168,7 @@ HttpResponse Router::dispatch(HttpRequest& request) const {
   for (std::size_t i = 0; i < segments.size(); ++i)
     if (is_parameter(route->segments[i]))
       request.path_params[parameter_name(route->segments[i])] = segments[i];
-  try {
-    return route->handler(request);
-  } catch (const std::exception& e) {
-    core::log_error("http", request.method + " " + request.path
-                                + " failed: the handler threw: " + e.what());
-  } catch (...) {
-    core::log_error("http", request.method + " " + request.path
-                                + " failed: the handler threw a "
-                                  "non-standard exception");
-  }
-  return HttpResponse::error(500, "internal error");
+  return route;
 }
 
 } // namespace tasker::web

@@ -4,11 +4,13 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <condition_variable>
 #include <iomanip>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace tasker::apps {
@@ -17,7 +19,7 @@ namespace {
 
 using orchestration::StepState;
 using orchestration::TaskState;
-using Clock = std::chrono::steady_clock;
+using Clock = orchestration::TaskCompletionWatch::SteadyClock;
 
 struct Watched {
   std::string label;
@@ -28,15 +30,10 @@ struct Watched {
   bool complete = false;
 };
 
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start)
-      .count();
-}
-
-// Prints the steps of `snapshot` that finished since the last look, and
-// the task's end once it is terminal.
+// Prints the steps of `snapshot` that finished, and the task's end (at
+// `at`) once it is terminal.
 void report(Watched& task, const orchestration::TaskSnapshot& snapshot,
-            std::ostream& out) {
+            Clock::time_point at, std::ostream& out) {
   for (const auto& step : snapshot.steps) {
     bool done = step.state == StepState::complete
                 || step.state == StepState::error
@@ -56,7 +53,9 @@ void report(Watched& task, const orchestration::TaskSnapshot& snapshot,
   task.complete = snapshot.task.state == TaskState::complete;
   out << "==> " << task.label << ": task " << task.task_id << " "
       << orchestration::to_string(snapshot.task.state) << " in " << std::fixed
-      << std::setprecision(1) << ms_since(task.submitted) << " ms\n";
+      << std::setprecision(1)
+      << std::chrono::duration<double, std::milli>(at - task.submitted).count()
+      << " ms\n";
 }
 
 } // namespace
@@ -101,20 +100,42 @@ bool run_examples(caf::actor_system& system,
         << request.context_json << "\n";
     tasks.push_back(std::move(task));
   }
+  // Each task is answered once by the store's completion watch: finished,
+  // or not at the deadline.
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::map<std::size_t, std::pair<std::optional<orchestration::TaskSnapshot>,
+                                  Clock::time_point>>
+      answers;
+  auto& watch = store.completions();
   auto deadline = Clock::now() + limit;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    auto answer = [&, i](std::optional<orchestration::TaskSnapshot> task) {
+      std::lock_guard<std::mutex> guard{mutex};
+      answers[i] = {std::move(task), Clock::now()};
+      answered.notify_one();
+    };
+    auto ticket = watch.wait(tasks[i].task_id, deadline, answer);
+    auto current = store.load(tasks[i].task_id);
+    if (current && orchestration::is_terminal(current->task.state)
+        && watch.cancel(ticket))
+      answer(std::move(*current));
+  }
   std::size_t finished = 0;
-  while (finished < tasks.size() && Clock::now() < deadline) {
-    for (auto& task : tasks) {
-      if (task.finished)
+  std::unique_lock<std::mutex> lock{mutex};
+  for (std::size_t seen = 0; seen < tasks.size();) {
+    answered.wait(lock, [&] {
+      return answers.size() > seen;
+    });
+    for (auto& [i, answer] : answers) {
+      auto& [snapshot, at] = answer;
+      if (tasks[i].finished || !snapshot)
         continue;
-      auto snapshot = store.load(task.task_id);
-      if (!snapshot)
-        continue;
-      report(task, *snapshot, out);
-      finished += task.finished ? 1 : 0;
+      report(tasks[i], *snapshot, at, out);
+      finished += tasks[i].finished ? 1 : 0;
     }
+    seen = answers.size();
     out.flush();
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }
   bool all_complete = finished == tasks.size();
   for (const auto& task : tasks) {

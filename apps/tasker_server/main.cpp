@@ -199,6 +199,8 @@ int main(int argc, char** argv) {
               + std::to_string(config.orchestration.shutdown_timeout_ms)
               + " ms");
     }
+    // Long polls answer now, with their tasks as they are.
+    node.store().completions().close();
     if (http)
       http->stop();
     if (worker_node)

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,16 @@ std::string message_of(const HttpResponse& response) {
   return nlohmann::json::parse(response.body)["error"]["message"];
 }
 
+// Dispatches `request` and returns the response the route replied at once.
+HttpResponse respond(const Router& router, HttpRequest& request) {
+  std::optional<HttpResponse> out;
+  router.dispatch(request, [&](HttpResponse response) {
+    out = std::move(response);
+  });
+  REQUIRE(out.has_value());
+  return *out;
+}
+
 // Adds a route that answers {"route": NAME}.
 void add_named(Router& router, const std::string& method,
                const std::string& pattern, const std::string& name) {
@@ -49,13 +60,13 @@ TEST_CASE("the router runs the handler of the matching method and path") {
   add_named(router, "GET", "/", "root");
 
   auto get = request_for("GET", "/v1/tasks");
-  CHECK(router.dispatch(get).body == R"({"route":"list"})");
+  CHECK(respond(router, get).body == R"({"route":"list"})");
   auto post = request_for("POST", "/v1/tasks");
-  CHECK(router.dispatch(post).body == R"({"route":"create"})");
+  CHECK(respond(router, post).body == R"({"route":"create"})");
   auto one = request_for("GET", "/v1/tasks/t1");
-  CHECK(router.dispatch(one).body == R"({"route":"one"})");
+  CHECK(respond(router, one).body == R"({"route":"one"})");
   auto root = request_for("GET", "/");
-  CHECK(router.dispatch(root).body == R"({"route":"root"})");
+  CHECK(respond(router, root).body == R"({"route":"root"})");
 }
 
 TEST_CASE("the router fills percent-decoded path parameters") {
@@ -67,7 +78,7 @@ TEST_CASE("the router fills percent-decoded path parameters") {
                    })
               .ok());
   auto request = request_for("GET", "/v1/tasks/a%20b/steps/c%2Fd");
-  auto response = router.dispatch(request);
+  auto response = respond(router, request);
   CHECK(response.status == 200);
   CHECK(request.path_params
         == std::map<std::string, std::string>{{"task_id", "a b"},
@@ -82,7 +93,7 @@ TEST_CASE("the router answers 404 naming a path no route matches") {
                            "/v1/tasks/t1/steps", "relative"}) {
     CAPTURE(path);
     auto request = request_for("GET", path);
-    auto response = router.dispatch(request);
+    auto response = respond(router, request);
     CHECK(response.status == 404);
     CHECK(response.content_type == "application/json");
     CHECK(response.body
@@ -96,7 +107,7 @@ TEST_CASE("the router answers 405 with an Allow header for another method") {
   add_named(router, "GET", "/v1/tasks", "list");
   add_named(router, "POST", "/v1/tasks", "create");
   auto request = request_for("DELETE", "/v1/tasks");
-  auto response = router.dispatch(request);
+  auto response = respond(router, request);
   CHECK(response.status == 405);
   CHECK(response.header("Allow") == "GET, HEAD, POST");
   CHECK(message_of(response)
@@ -113,7 +124,7 @@ TEST_CASE("the router answers HEAD with the GET route") {
                    })
               .ok());
   auto request = request_for("HEAD", "/health");
-  CHECK(router.dispatch(request).body == R"({"route":"HEAD"})");
+  CHECK(respond(router, request).body == R"({"route":"HEAD"})");
 }
 
 TEST_CASE("the router answers 500 without the text of a thrown exception") {
@@ -130,7 +141,7 @@ TEST_CASE("the router answers 500 without the text of a thrown exception") {
                    })
               .ok());
   auto request = request_for("GET", "/boom");
-  auto response = router.dispatch(request);
+  auto response = respond(router, request);
   core::Logger::set_sink({});
   CHECK(response.status == 500);
   CHECK(response.body
@@ -143,7 +154,7 @@ TEST_CASE("the router answers 400 to a badly percent-encoded parameter") {
   Router router;
   add_named(router, "GET", "/v1/tasks/{task_id}", "one");
   auto request = request_for("GET", "/v1/tasks/a%zz");
-  auto response = router.dispatch(request);
+  auto response = respond(router, request);
   CHECK(response.status == 400);
   CHECK(message_of(response)
         == "bad path '/v1/tasks/a%zz': invalid percent-encoding in 'a%zz'");
@@ -175,4 +186,39 @@ TEST_CASE("the router refuses bad or duplicate routes, naming the pattern") {
   CHECK(router.add("POST", "/v1/tasks/{id}", handler).ok());
   CHECK_FALSE(router.add("", "/v1/other", handler).ok());
   CHECK_FALSE(router.add("GET", "/v1/other", Router::Handler{}).ok());
+}
+
+TEST_CASE("a deferred route replies later, once; a throw before replying is "
+          "a 500") {
+  Router router;
+  Router::Reply kept;
+  REQUIRE(
+      router
+          .add_deferred("GET", "/v1/tasks/{id}",
+                        [&](const HttpRequest& request, Router::Reply reply) {
+                          if (request.path_params.at("id") == "bad")
+                            throw std::runtime_error{"boom"};
+                          kept = std::move(reply);
+                        })
+          .ok());
+  std::vector<std::string> replies;
+  auto collect = [&](HttpResponse response) {
+    replies.push_back(response.body);
+  };
+
+  auto later = request_for("GET", "/v1/tasks/t1");
+  router.dispatch(later, collect);
+  CHECK(replies.empty());
+  REQUIRE(kept);
+  kept(named("late"));
+  kept(named("again"));
+  CHECK(replies == std::vector<std::string>{R"({"route":"late"})"});
+
+  core::Logger::set_sink([](auto, auto, auto) {});
+  auto bad = request_for("GET", "/v1/tasks/bad");
+  router.dispatch(bad, collect);
+  core::Logger::set_sink({});
+  REQUIRE(replies.size() == 2);
+  CHECK(nlohmann::json::parse(replies[1])["error"]["message"]
+        == "internal error");
 }
