@@ -1,0 +1,87 @@
+#pragma once
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <cstdlib>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tasker::bench {
+
+/// The value at `fraction` (0.5 for the median) of `values`, by nearest
+/// rank; 0 for none.
+inline double percentile(std::vector<double> values, double fraction) {
+  if (values.empty())
+    return 0;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(fraction * values.size());
+  return values[std::min(rank, values.size() - 1)];
+}
+
+/// The first non-empty of the environment variables `names`.
+inline std::string env_or_empty(std::initializer_list<const char*> names) {
+  for (const auto* name : names)
+    if (const char* value = std::getenv(name); value && *value)
+      return value;
+  return {};
+}
+
+/// "Linux 6.1.0 x86_64, 2 cores".
+inline std::string machine_description() {
+  utsname host{};
+  ::uname(&host);
+  return std::string{host.sysname} + " " + host.release + " " + host.machine
+         + ", " + std::to_string(std::thread::hardware_concurrency())
+         + " cores";
+}
+
+/// "PostgreSQL 15.18, synchronous_commit on, fsync on", or why not known.
+inline std::string postgresql_description(const std::string& url) {
+  try {
+    pqxx::connection connection{url};
+    pqxx::nontransaction tx{connection};
+    auto setting = [&](const char* name) {
+      return tx.exec1(std::string{"SHOW "} + name)[0].as<std::string>();
+    };
+    return "PostgreSQL " + setting("server_version") + ", synchronous_commit "
+           + setting("synchronous_commit") + ", fsync " + setting("fsync");
+  } catch (const std::exception& e) {
+    return std::string{"PostgreSQL (version unknown: "} + e.what() + ")";
+  }
+}
+
+/// "RabbitMQ 3.10.8", from the broker's connection properties.
+inline std::string rabbitmq_description(const std::string& url) {
+  std::string copy = url;
+  amqp_connection_info info;
+  if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK)
+    return "RabbitMQ (bad URL)";
+  auto connection = amqp_new_connection();
+  std::string version = "version unknown";
+  auto* socket = amqp_tcp_socket_new(connection);
+  if (socket && amqp_socket_open(socket, info.host, info.port) == AMQP_STATUS_OK
+      && amqp_login(connection, info.vhost, 0, 131072, 0,
+                    AMQP_SASL_METHOD_PLAIN, info.user, info.password)
+                 .reply_type
+             == AMQP_RESPONSE_NORMAL) {
+    const auto* properties = amqp_get_server_properties(connection);
+    for (int i = 0; i < properties->num_entries; ++i) {
+      const auto& entry = properties->entries[i];
+      std::string key{static_cast<const char*>(entry.key.bytes), entry.key.len};
+      if (key == "version" && entry.value.kind == AMQP_FIELD_KIND_UTF8)
+        version = std::string{
+            static_cast<const char*>(entry.value.value.bytes.bytes),
+            entry.value.value.bytes.len};
+    }
+    amqp_connection_close(connection, AMQP_REPLY_SUCCESS);
+  }
+  amqp_destroy_connection(connection);
+  return "RabbitMQ " + version;
+}
+
+} // namespace tasker::bench

@@ -1,0 +1,231 @@
+// End-to-end latency of example workflows: each task is created through
+// the REST API and waited for with a long poll, one at a time, against a
+// server and a worker running as separate processes (PGMQ, RabbitMQ) or
+// one all-in-one process (in memory). Prints P50/P95/P99 per workflow and
+// provider, each the median over --runs runs.
+
+#include "bench/bench_environment.hpp"
+#include "bench/command_line.hpp"
+#include "bench/node_cluster.hpp"
+#include "bench/task_driver.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace {
+
+using namespace tasker::bench;
+
+struct Workflow {
+  std::string label;
+  std::string name_space;
+  std::string name;
+  int steps;
+};
+
+const std::vector<Workflow> kWorkflows{
+    {"linear-4", "linear_workflow", "mathematical_sequence", 4},
+    {"diamond-4", "diamond_workflow", "diamond_pattern", 4},
+    {"dag-7", "mixed_dag_workflow", "complex_dag", 7},
+    {"tree-8", "tree_workflow", "hierarchical_tree", 8},
+};
+
+struct Options {
+  std::vector<std::string> providers;
+  std::vector<std::string> workflows{"linear-4", "diamond-4", "dag-7",
+                                     "tree-8"};
+  std::string database_url
+      = env_or_empty({"DATABASE_URL", "TASKER_TEST_DATABASE_URL"});
+  std::string rabbitmq_url
+      = env_or_empty({"RABBITMQ_URL", "TASKER_TEST_RABBITMQ_URL"});
+  int64_t tasks = 200;
+  int64_t warmup = 20;
+  int64_t runs = 3;
+  std::string apps_dir = TASKER_APPS_DIR;
+  std::string templates = TASKER_SOURCE_DIR "/examples/templates";
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+void usage() {
+  std::printf("usage: e2e_latency [--providers pgmq,rabbitmq,in-memory] "
+              "[--workflows linear-4,diamond-4,dag-7,tree-8]\n"
+              "                   [--tasks N] [--warmup N] [--runs N] "
+              "[--database-url URL] [--rabbitmq-url URL]\n"
+              "                   [--apps-dir DIR] [--templates DIR]\n"
+              "Default providers: in-memory, plus pgmq with a database URL "
+              "(DATABASE_URL or TASKER_TEST_DATABASE_URL)\n"
+              "and rabbitmq with a broker URL too (RABBITMQ_URL or "
+              "TASKER_TEST_RABBITMQ_URL).\n");
+}
+
+const Workflow& workflow_named(const std::string& label) {
+  for (const auto& w : kWorkflows)
+    if (w.label == label)
+      return w;
+  throw std::invalid_argument("unknown workflow '" + label
+                              + "' (linear-4, diamond-4, dag-7, tree-8)");
+}
+
+struct Percentiles {
+  double p50 = 0, p95 = 0, p99 = 0, max = 0;
+};
+
+Percentiles measure(const std::string& address, const Workflow& workflow,
+                    int64_t count, uint64_t& serial, const std::string& run) {
+  DriveOptions drive;
+  drive.address = address;
+  drive.in_flight = 1;
+  drive.tasks = static_cast<std::size_t>(count);
+  drive.body = [&](uint64_t) {
+    nlohmann::json body{{"namespace", workflow.name_space},
+                        {"name", workflow.name},
+                        {"context", {{"even_number", 2}}},
+                        {"idempotency_key", "e2e-latency-" + run + "-"
+                                                + std::to_string(serial++)}};
+    return body.dump();
+  };
+  auto result = TaskDriver{drive}.run();
+  if (result.not_complete != 0)
+    throw std::runtime_error(std::to_string(result.not_complete) + " "
+                             + workflow.label + " task(s) did not complete");
+  return {percentile(result.latencies_ms, 0.50),
+          percentile(result.latencies_ms, 0.95),
+          percentile(result.latencies_ms, 0.99),
+          percentile(result.latencies_ms, 1.0)};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CommandLine args{argc, argv};
+  bool providers_given = false;
+  try {
+    while (args.next()) {
+      const auto& arg = args.arg();
+      if (arg == "--providers") {
+        o.providers = split(args.value());
+        providers_given = true;
+      } else if (arg == "--workflows") {
+        o.workflows = split(args.value());
+      } else if (arg == "--tasks") {
+        o.tasks = args.number();
+      } else if (arg == "--warmup") {
+        o.warmup = args.number();
+      } else if (arg == "--runs") {
+        o.runs = args.number();
+      } else if (arg == "--database-url") {
+        o.database_url = args.value();
+      } else if (arg == "--rabbitmq-url") {
+        o.rabbitmq_url = args.value();
+      } else if (arg == "--apps-dir") {
+        o.apps_dir = args.value();
+      } else if (arg == "--templates") {
+        o.templates = args.value();
+      } else if (arg == "--help" || arg == "-h") {
+        usage();
+        return 0;
+      } else {
+        throw std::invalid_argument("unknown argument '" + arg + "'");
+      }
+    }
+    if (o.tasks < 1 || o.warmup < 0 || o.runs < 1)
+      throw std::invalid_argument(
+          "--tasks and --runs must be at least 1, --warmup at least 0");
+    for (const auto& w : o.workflows)
+      workflow_named(w);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "e2e_latency: %s\n", e.what());
+    usage();
+    return 2;
+  }
+  if (!providers_given) {
+    o.providers = {"in-memory"};
+    if (!o.database_url.empty())
+      o.providers.push_back("pgmq");
+    if (!o.database_url.empty() && !o.rabbitmq_url.empty())
+      o.providers.push_back("rabbitmq");
+  }
+
+  std::printf("e2e_latency: %s\n", args.text().c_str());
+  std::printf("machine: %s\n", machine_description().c_str());
+  std::printf("each task: POST /v1/tasks, then GET /v1/tasks/{id}?wait_ms= "
+              "until it finished; one task at a time;\n"
+              "%lld tasks per workflow after %lld warm-up, median of %lld "
+              "run(s) (fresh nodes per run)\n",
+              static_cast<long long>(o.tasks), static_cast<long long>(o.warmup),
+              static_cast<long long>(o.runs));
+  int failures = 0;
+  uint64_t serial = 0;
+  std::string run_id
+      = std::to_string(::getpid()) + "-"
+        + std::to_string(
+            std::chrono::system_clock::now().time_since_epoch().count());
+  for (const auto& provider : o.providers) {
+    std::string servers;
+    if (provider == "pgmq")
+      servers = postgresql_description(o.database_url)
+                + "; server and worker processes";
+    else if (provider == "rabbitmq")
+      servers = rabbitmq_description(o.rabbitmq_url) + ", state in "
+                + postgresql_description(o.database_url)
+                + "; server and worker processes";
+    else
+      servers = "in memory, all in one process";
+    std::printf("\nprovider %s (%s)\n", provider.c_str(), servers.c_str());
+    std::printf("%-10s %5s %9s %9s %9s %9s %11s\n", "workflow", "steps",
+                "p50 ms", "p95 ms", "p99 ms", "max ms", "p50/step");
+    std::map<std::string, std::vector<Percentiles>> runs;
+    try {
+      for (int64_t run = 0; run < o.runs; ++run) {
+        ClusterOptions cluster_options{provider,
+                                       o.database_url,
+                                       o.rabbitmq_url,
+                                       o.apps_dir,
+                                       o.templates,
+                                       std::filesystem::temp_directory_path()
+                                           / ("tasker-e2e-latency-" + run_id)
+                                           / provider / std::to_string(run),
+                                       {}};
+        NodeCluster cluster{cluster_options};
+        for (const auto& label : o.workflows) {
+          const auto& workflow = workflow_named(label);
+          if (o.warmup > 0)
+            measure(cluster.address(), workflow, o.warmup, serial, run_id);
+          runs[label].push_back(
+              measure(cluster.address(), workflow, o.tasks, serial, run_id));
+        }
+      }
+    } catch (const std::exception& e) {
+      std::printf("  failed: %s\n", e.what());
+      ++failures;
+      continue;
+    }
+    for (const auto& label : o.workflows) {
+      const auto& workflow = workflow_named(label);
+      auto median = [&](double Percentiles::*field) {
+        std::vector<double> values;
+        for (const auto& p : runs[label])
+          values.push_back(p.*field);
+        return percentile(values, 0.5);
+      };
+      auto p50 = median(&Percentiles::p50);
+      std::printf("%-10s %5d %9.2f %9.2f %9.2f %9.2f %11.3f\n", label.c_str(),
+                  workflow.steps, p50, median(&Percentiles::p95),
+                  median(&Percentiles::p99), median(&Percentiles::max),
+                  p50 / workflow.steps);
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}

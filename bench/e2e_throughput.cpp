@@ -1,0 +1,270 @@
+// Sustained end-to-end throughput: N linear-4 tasks kept in flight through
+// the REST API (each created, then waited for with a long poll, then
+// replaced) for a fixed time, against a server and a worker as separate
+// processes (PGMQ, RabbitMQ) or one all-in-one process (in memory). Prints
+// steps/s and tasks/s per N, the database statements and commits per step
+// (pg_stat_statements and pg_stat_database), and the nodes' memory.
+
+#include "bench/bench_environment.hpp"
+#include "bench/command_line.hpp"
+#include "bench/node_cluster.hpp"
+#include "bench/task_driver.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+using namespace tasker::bench;
+
+constexpr int kSteps = 4;
+
+struct Options {
+  std::vector<std::string> providers;
+  std::vector<int64_t> in_flight{1, 10, 100, 1000};
+  int64_t seconds = 30;
+  int64_t warmup_seconds = 3;
+  std::string database_url
+      = env_or_empty({"DATABASE_URL", "TASKER_TEST_DATABASE_URL"});
+  std::string rabbitmq_url
+      = env_or_empty({"RABBITMQ_URL", "TASKER_TEST_RABBITMQ_URL"});
+  std::string apps_dir = TASKER_APPS_DIR;
+  std::string templates = TASKER_SOURCE_DIR "/examples/templates";
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+void usage() {
+  std::printf("usage: e2e_throughput [--providers pgmq,rabbitmq,in-memory] "
+              "[--in-flight 1,10,100,1000]\n"
+              "                      [--seconds N] [--warmup-seconds N] "
+              "[--database-url URL] [--rabbitmq-url URL]\n"
+              "                      [--apps-dir DIR] [--templates DIR]\n"
+              "Default providers: in-memory, plus pgmq with a database URL "
+              "(DATABASE_URL or TASKER_TEST_DATABASE_URL)\n"
+              "and rabbitmq with a broker URL too (RABBITMQ_URL or "
+              "TASKER_TEST_RABBITMQ_URL).\n");
+}
+
+/// Database work so far: statements (pg_stat_statements, when loaded) and
+/// committed transactions of the database.
+struct DatabaseCounters {
+  std::optional<double> statements;
+  double commits = 0;
+};
+
+std::optional<DatabaseCounters> read_counters(const std::string& url) {
+  if (url.empty())
+    return std::nullopt;
+  pqxx::connection connection{url};
+  pqxx::nontransaction tx{connection};
+  DatabaseCounters counters;
+  counters.commits
+      = tx.exec1("SELECT xact_commit FROM pg_stat_database WHERE datname = "
+                 "current_database()")[0]
+            .as<double>();
+  try {
+    counters.statements
+        = tx.exec1("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                   "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+                   "current_database())")[0]
+              .as<double>();
+  } catch (const std::exception&) {
+    // Not loaded (shared_preload_libraries) or not created here.
+  }
+  return counters;
+}
+
+void ensure_statement_counting(const std::string& url) {
+  try {
+    pqxx::connection connection{url};
+    pqxx::nontransaction tx{connection};
+    tx.exec0("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  } catch (const std::exception&) {
+    // Counted by transactions only.
+  }
+}
+
+std::string body_for(uint64_t n, const std::string& run) {
+  nlohmann::json body{
+      {"namespace", "linear_workflow"},
+      {"name", "mathematical_sequence"},
+      {"context", {{"even_number", 2}}},
+      {"idempotency_key", "e2e-throughput-" + run + "-" + std::to_string(n)}};
+  return body.dump();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CommandLine args{argc, argv};
+  bool providers_given = false;
+  try {
+    while (args.next()) {
+      const auto& arg = args.arg();
+      if (arg == "--providers") {
+        o.providers = split(args.value());
+        providers_given = true;
+      } else if (arg == "--in-flight") {
+        o.in_flight.clear();
+        for (const auto& item : split(args.value())) {
+          auto n = std::stoll(item);
+          if (n < 1)
+            throw std::invalid_argument("--in-flight: '" + item
+                                        + "' is not a positive number");
+          o.in_flight.push_back(n);
+        }
+      } else if (arg == "--seconds") {
+        o.seconds = args.number();
+      } else if (arg == "--warmup-seconds") {
+        o.warmup_seconds = args.number();
+      } else if (arg == "--database-url") {
+        o.database_url = args.value();
+      } else if (arg == "--rabbitmq-url") {
+        o.rabbitmq_url = args.value();
+      } else if (arg == "--apps-dir") {
+        o.apps_dir = args.value();
+      } else if (arg == "--templates") {
+        o.templates = args.value();
+      } else if (arg == "--help" || arg == "-h") {
+        usage();
+        return 0;
+      } else {
+        throw std::invalid_argument("unknown argument '" + arg + "'");
+      }
+    }
+    if (o.seconds < 1 || o.warmup_seconds < 0 || o.in_flight.empty())
+      throw std::invalid_argument("--seconds must be at least 1, "
+                                  "--warmup-seconds at least 0");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "e2e_throughput: %s\n", e.what());
+    usage();
+    return 2;
+  }
+  if (!providers_given) {
+    o.providers = {"in-memory"};
+    if (!o.database_url.empty())
+      o.providers.push_back("pgmq");
+    if (!o.database_url.empty() && !o.rabbitmq_url.empty())
+      o.providers.push_back("rabbitmq");
+  }
+
+  std::printf("e2e_throughput: %s\n", args.text().c_str());
+  std::printf("machine: %s\n", machine_description().c_str());
+  std::printf("linear-4 tasks (built-in square handlers), N in flight, each "
+              "created with POST /v1/tasks and waited for with\n"
+              "GET /v1/tasks/{id}?wait_ms=, then replaced; %lld s measured "
+              "after %lld s of warm-up per N\n",
+              static_cast<long long>(o.seconds),
+              static_cast<long long>(o.warmup_seconds));
+  std::string run_id
+      = std::to_string(::getpid()) + "-"
+        + std::to_string(
+            std::chrono::system_clock::now().time_since_epoch().count());
+  int failures = 0;
+  uint64_t serial = 0;
+  for (const auto& provider : o.providers) {
+    bool database = provider != "in-memory";
+    std::string servers = "in memory, all in one process";
+    if (provider == "pgmq")
+      servers = postgresql_description(o.database_url)
+                + "; server and worker processes";
+    else if (provider == "rabbitmq")
+      servers = rabbitmq_description(o.rabbitmq_url) + ", state in "
+                + postgresql_description(o.database_url)
+                + "; server and worker processes";
+    std::printf("\nprovider %s (%s)\n", provider.c_str(), servers.c_str());
+    try {
+      if (database)
+        ensure_statement_counting(o.database_url);
+      NodeCluster cluster{
+          ClusterOptions{provider,
+                         o.database_url,
+                         o.rabbitmq_url,
+                         o.apps_dir,
+                         o.templates,
+                         std::filesystem::temp_directory_path()
+                             / ("tasker-e2e-throughput-" + run_id) / provider,
+                         {}}};
+      if (auto* worker = cluster.worker())
+        std::printf("idle worker: %.1f MiB resident; idle server: %.1f MiB\n",
+                    worker->rss_mib(), cluster.server().rss_mib());
+      else
+        std::printf("idle node: %.1f MiB resident\n",
+                    cluster.server().rss_mib());
+      std::printf("%6s %10s %9s %8s %8s %9s %9s %10s\n", "N", "steps/s",
+                  "tasks/s", "p50 ms", "p99 ms", "stmt/step", "txn/step",
+                  "server MiB");
+      for (auto n : o.in_flight) {
+        auto drive = [&](int64_t seconds) {
+          DriveOptions options;
+          options.address = cluster.address();
+          options.in_flight = static_cast<std::size_t>(n);
+          options.deadline = std::chrono::steady_clock::now()
+                             + std::chrono::seconds{seconds};
+          options.body = [&](uint64_t) {
+            return body_for(serial++, run_id);
+          };
+          return TaskDriver{options}.run();
+        };
+        if (o.warmup_seconds > 0)
+          drive(o.warmup_seconds);
+        auto before = database ? read_counters(o.database_url) : std::nullopt;
+        // Sampled while the load runs: the server's memory at N in flight.
+        double server_mib = 0;
+        std::atomic<bool> sampling{true};
+        std::thread sampler{[&] {
+          while (sampling.load()) {
+            server_mib = std::max(server_mib, cluster.server().rss_mib());
+            std::this_thread::sleep_for(std::chrono::milliseconds{200});
+          }
+        }};
+        auto result = drive(o.seconds);
+        sampling = false;
+        sampler.join();
+        auto after = database ? read_counters(o.database_url) : std::nullopt;
+        if (result.not_complete != 0)
+          throw std::runtime_error(std::to_string(result.not_complete)
+                                   + " task(s) did not complete");
+        double tasks = static_cast<double>(result.latencies_ms.size());
+        double steps = tasks * kSteps;
+        std::string statements = "-", commits = "-";
+        if (before && after && steps > 0) {
+          char text[32];
+          if (before->statements && after->statements) {
+            std::snprintf(text, sizeof text, "%.1f",
+                          (*after->statements - *before->statements) / steps);
+            statements = text;
+          }
+          std::snprintf(text, sizeof text, "%.2f",
+                        (after->commits - before->commits) / steps);
+          commits = text;
+        }
+        std::printf("%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %10.1f\n",
+                    static_cast<long long>(n), steps / result.seconds,
+                    tasks / result.seconds,
+                    percentile(result.latencies_ms, 0.5),
+                    percentile(result.latencies_ms, 0.99), statements.c_str(),
+                    commits.c_str(), server_mib);
+        std::fflush(stdout);
+      }
+    } catch (const std::exception& e) {
+      std::printf("  failed: %s\n", e.what());
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
