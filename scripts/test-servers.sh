@@ -209,6 +209,8 @@ EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$pgdir'
+# e2e_throughput counts the statements each step costs.
+shared_preload_libraries = 'pg_stat_statements'
 EOF
     if pg_ctl_ -D "$data" -l "$pgdir/postgres.log" -w -t "$START_TIMEOUT" \
       start >"$pgdir/pg_ctl.log" 2>&1; then

@@ -1,5 +1,7 @@
 #include "messaging/pgmq/pg_connection_pool.hpp"
 
+#include <pqxx/nontransaction>
+
 #include "core/logger.hpp"
 
 #include <algorithm>
@@ -108,6 +110,11 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo) {
   // libpqxx in the middle of an operation or a transaction.
   connection->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
+  // The prepared statements run thousands of times with parameters that do
+  // not change their best plan; with custom plans the server planned every
+  // execution again (0.3-0.6 ms each, more than most executions).
+  pqxx::nontransaction{*connection}.exec0(
+      "SET plan_cache_mode = force_generic_plan");
   return connection;
 }
 

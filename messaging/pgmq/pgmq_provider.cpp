@@ -178,6 +178,15 @@ SELECT p.ids,
                                    THEN p.full ELSE p.short END)
 FROM p)sql";
 
+// Claims, acks and lease extensions commit without waiting for the WAL
+// flush ({lazy_commit}: synchronous_commit off for their own transaction).
+// Losing one in a server crash only makes a message visible again, which
+// at-least-once delivery and the state guards handle; sends and dead-letter
+// moves, which must not be lost, still wait for the flush. Saves an fsync
+// (~0.3 ms) per claim and per ack.
+constexpr std::string_view kLazyCommit
+    = "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL";
+
 // Which messages a claim takes: {pick} in the claim statements.
 constexpr std::string_view kPickOldest
     = "WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1";
@@ -201,7 +210,7 @@ SET vt = CASE WHEN p.read_ct < $3::int
     last_read_at = CASE WHEN p.read_ct < $3::int THEN clock_timestamp()
                         ELSE q.last_read_at END
 FROM picked p
-WHERE q.msg_id = p.msg_id
+WHERE q.msg_id = p.msg_id AND {lazy_commit}
 RETURNING {columns}, p.read_ct >= $3::int)sql";
 
 // Columns of a claimed message ({columns}), read by `message_from_row`.
@@ -228,10 +237,11 @@ FROM d ORDER BY d.msg_id
 RETURNING msg_id)sql";
 
 constexpr std::string_view kAckSql
-    = "DELETE FROM pgmq.q_{queue} WHERE msg_id = $1";
+    = "DELETE FROM pgmq.q_{queue} WHERE msg_id = $1 AND {lazy_commit}";
 
-constexpr std::string_view kAckBatchSql
-    = "DELETE FROM pgmq.q_{queue} WHERE msg_id = ANY($1::bigint[])";
+constexpr std::string_view kAckBatchSql = "DELETE FROM pgmq.q_{queue} WHERE "
+                                          "msg_id = ANY($1::bigint[]) AND "
+                                          "{lazy_commit}";
 
 // $1 id, $2 delay in ms.
 constexpr std::string_view kRequeueSql
@@ -241,7 +251,7 @@ constexpr std::string_view kRequeueSql
 // $1 id, $2 seconds.
 constexpr std::string_view kExtendSql
     = "UPDATE pgmq.q_{queue} SET vt = clock_timestamp() + $2::bigint * "
-      "interval '1 second' WHERE msg_id = $1";
+      "interval '1 second' WHERE msg_id = $1 AND {lazy_commit}";
 
 constexpr std::string_view kMetricsSql = R"sql(
 SELECT count(*), count(*) FILTER (WHERE vt <= clock_timestamp()),
@@ -260,7 +270,8 @@ std::string expand(std::string_view sql, const std::string& queue,
          {"{channel}", notify_channel(queue)},
          {"{limit}", std::string{kNotifyPayloadLimit}},
          {"{columns}", std::string{kMessageColumns}},
-         {"{pick}", std::string{pick}}};
+         {"{pick}", std::string{pick}},
+         {"{lazy_commit}", std::string{kLazyCommit}}};
   std::string out;
   for (std::size_t pos = 0; pos < sql.size();) {
     auto brace = sql.find('{', pos);
