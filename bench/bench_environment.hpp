@@ -7,6 +7,7 @@
 #include <amqp_tcp_socket.h>
 #include <cstdlib>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,43 @@ inline std::string rabbitmq_description(const std::string& url) {
   }
   amqp_destroy_connection(connection);
   return "RabbitMQ " + version;
+}
+
+/// The items of a comma-separated list, empty ones dropped.
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+/// In memory, plus PGMQ with a database URL and RabbitMQ with both URLs.
+inline std::vector<std::string>
+default_providers(const std::string& database_url,
+                  const std::string& rabbitmq_url) {
+  std::vector<std::string> providers{"in-memory"};
+  if (!database_url.empty())
+    providers.push_back("pgmq");
+  if (!database_url.empty() && !rabbitmq_url.empty())
+    providers.push_back("rabbitmq");
+  return providers;
+}
+
+/// What a provider's benchmark runs on: servers with their versions, and
+/// how the nodes are laid out.
+inline std::string servers_description(const std::string& provider,
+                                       const std::string& database_url,
+                                       const std::string& rabbitmq_url) {
+  if (provider == "pgmq")
+    return postgresql_description(database_url)
+           + "; server and worker processes";
+  if (provider == "rabbitmq")
+    return rabbitmq_description(rabbitmq_url) + ", state in "
+           + postgresql_description(database_url)
+           + "; server and worker processes";
+  return "in memory, all in one process";
 }
 
 } // namespace tasker::bench

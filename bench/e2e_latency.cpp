@@ -13,7 +13,6 @@
 
 #include <cstdio>
 #include <map>
-#include <sstream>
 
 namespace {
 
@@ -47,15 +46,6 @@ struct Options {
   std::string apps_dir = TASKER_APPS_DIR;
   std::string templates = TASKER_SOURCE_DIR "/examples/templates";
 };
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in{text};
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty())
-      out.push_back(item);
-  return out;
-}
 
 void usage() {
   std::printf("usage: e2e_latency [--providers pgmq,rabbitmq,in-memory] "
@@ -115,10 +105,10 @@ int main(int argc, char** argv) {
     while (args.next()) {
       const auto& arg = args.arg();
       if (arg == "--providers") {
-        o.providers = split(args.value());
+        o.providers = split_list(args.value());
         providers_given = true;
       } else if (arg == "--workflows") {
-        o.workflows = split(args.value());
+        o.workflows = split_list(args.value());
       } else if (arg == "--tasks") {
         o.tasks = args.number();
       } else if (arg == "--warmup") {
@@ -150,13 +140,8 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  if (!providers_given) {
-    o.providers = {"in-memory"};
-    if (!o.database_url.empty())
-      o.providers.push_back("pgmq");
-    if (!o.database_url.empty() && !o.rabbitmq_url.empty())
-      o.providers.push_back("rabbitmq");
-  }
+  if (!providers_given)
+    o.providers = default_providers(o.database_url, o.rabbitmq_url);
 
   std::printf("e2e_latency: %s\n", args.text().c_str());
   std::printf("machine: %s\n", machine_description().c_str());
@@ -173,17 +158,9 @@ int main(int argc, char** argv) {
         + std::to_string(
             std::chrono::system_clock::now().time_since_epoch().count());
   for (const auto& provider : o.providers) {
-    std::string servers;
-    if (provider == "pgmq")
-      servers = postgresql_description(o.database_url)
-                + "; server and worker processes";
-    else if (provider == "rabbitmq")
-      servers = rabbitmq_description(o.rabbitmq_url) + ", state in "
-                + postgresql_description(o.database_url)
-                + "; server and worker processes";
-    else
-      servers = "in memory, all in one process";
-    std::printf("\nprovider %s (%s)\n", provider.c_str(), servers.c_str());
+    std::printf(
+        "\nprovider %s (%s)\n", provider.c_str(),
+        servers_description(provider, o.database_url, o.rabbitmq_url).c_str());
     std::printf("%-10s %5s %9s %9s %9s %9s %11s\n", "workflow", "steps",
                 "p50 ms", "p95 ms", "p99 ms", "max ms", "p50/step");
     std::map<std::string, std::vector<Percentiles>> runs;

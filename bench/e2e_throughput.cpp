@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 namespace {
@@ -36,15 +35,6 @@ struct Options {
   std::string apps_dir = TASKER_APPS_DIR;
   std::string templates = TASKER_SOURCE_DIR "/examples/templates";
 };
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in{text};
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty())
-      out.push_back(item);
-  return out;
-}
 
 void usage() {
   std::printf("usage: e2e_throughput [--providers pgmq,rabbitmq,in-memory] "
@@ -116,11 +106,11 @@ int main(int argc, char** argv) {
     while (args.next()) {
       const auto& arg = args.arg();
       if (arg == "--providers") {
-        o.providers = split(args.value());
+        o.providers = split_list(args.value());
         providers_given = true;
       } else if (arg == "--in-flight") {
         o.in_flight.clear();
-        for (const auto& item : split(args.value())) {
+        for (const auto& item : split_list(args.value())) {
           auto n = std::stoll(item);
           if (n < 1)
             throw std::invalid_argument("--in-flight: '" + item
@@ -154,13 +144,8 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  if (!providers_given) {
-    o.providers = {"in-memory"};
-    if (!o.database_url.empty())
-      o.providers.push_back("pgmq");
-    if (!o.database_url.empty() && !o.rabbitmq_url.empty())
-      o.providers.push_back("rabbitmq");
-  }
+  if (!providers_given)
+    o.providers = default_providers(o.database_url, o.rabbitmq_url);
 
   std::printf("e2e_throughput: %s\n", args.text().c_str());
   std::printf("machine: %s\n", machine_description().c_str());
@@ -178,15 +163,9 @@ int main(int argc, char** argv) {
   uint64_t serial = 0;
   for (const auto& provider : o.providers) {
     bool database = provider != "in-memory";
-    std::string servers = "in memory, all in one process";
-    if (provider == "pgmq")
-      servers = postgresql_description(o.database_url)
-                + "; server and worker processes";
-    else if (provider == "rabbitmq")
-      servers = rabbitmq_description(o.rabbitmq_url) + ", state in "
-                + postgresql_description(o.database_url)
-                + "; server and worker processes";
-    std::printf("\nprovider %s (%s)\n", provider.c_str(), servers.c_str());
+    std::printf(
+        "\nprovider %s (%s)\n", provider.c_str(),
+        servers_description(provider, o.database_url, o.rabbitmq_url).c_str());
     try {
       if (database)
         ensure_statement_counting(o.database_url);

@@ -1,26 +1,19 @@
 #pragma once
 
-#include <fcntl.h>
+#include "tests/support/child_process.hpp"
+
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <regex>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace tasker::bench {
 
@@ -31,83 +24,26 @@ class NodeProcess {
   NodeProcess(const std::vector<std::string>& argv,
               const std::map<std::string, std::string>& env,
               std::filesystem::path log)
-      : log_(std::move(log)) {
-    std::map<std::string, std::string> merged;
-    for (char** e = environ; *e; ++e) {
-      std::string item{*e};
-      auto eq = item.find('=');
-      if (eq != std::string::npos)
-        merged[item.substr(0, eq)] = item.substr(eq + 1);
-    }
-    for (const auto& [k, v] : env)
-      merged[k] = v;
-    std::vector<std::string> items;
-    for (const auto& [k, v] : merged)
-      items.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& item : items)
-      envp.push_back(item.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args = argv;
-    std::vector<char*> argp;
-    for (auto& arg : args)
-      argp.push_back(arg.data());
-    argp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, argp[0], &actions, nullptr, argp.data(),
-                         envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-      throw std::runtime_error("cannot start " + argv.at(0) + ": "
-                               + std::strerror(rc));
-  }
-
-  NodeProcess(const NodeProcess&) = delete;
-  NodeProcess& operator=(const NodeProcess&) = delete;
+      : process_(argv, env, log), log_(std::move(log)) {}
 
   ~NodeProcess() {
     if (running()) {
-      ::kill(pid_, SIGTERM);
-      if (!wait_for_exit(std::chrono::seconds{30}))
-        ::kill(pid_, SIGKILL);
+      process_.signal(SIGTERM);
+      process_.wait_for_exit(std::chrono::seconds{30});
     }
-    wait_for_exit(std::chrono::seconds{10});
   }
 
   bool running() {
-    return !wait_for_exit(std::chrono::milliseconds{0});
-  }
-
-  /// True once the process ended within `limit`.
-  bool wait_for_exit(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!exited_) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        break;
-      }
-      if (std::chrono::steady_clock::now() >= deadline)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds{10});
-    }
-    return exited_;
+    return !process_.wait_for_exit(std::chrono::milliseconds{0});
   }
 
   std::string output() const {
-    std::ifstream in{log_};
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return process_.output();
   }
 
   /// Resident memory in MiB (VmRSS), or 0 when unknown.
   double rss_mib() const {
-    std::ifstream status{"/proc/" + std::to_string(pid_) + "/status"};
+    std::ifstream status{"/proc/" + std::to_string(process_.pid()) + "/status"};
     std::string line;
     while (std::getline(status, line))
       if (line.rfind("VmRSS:", 0) == 0)
@@ -138,9 +74,9 @@ class NodeProcess {
   }
 
  private:
+  // Killed with SIGKILL at destruction when still running.
+  testing::ChildProcess process_;
   std::filesystem::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
 };
 
 /// Where a benchmark's nodes find their servers and programs.
