@@ -513,8 +513,13 @@ core::Result<void> add_orchestration_routes(web::Router& router,
       api.metrics);
 }
 
-void add_orchestration_metrics(const OrchestrationApi& api) {
-  api.metrics->add_collector([api](web::MetricsRegistry& metrics) {
+void add_orchestration_metrics(const OrchestrationApi& endpoints) {
+  // The registry owns its collectors: one holding the registry would never
+  // be freed, nor the actors it names (the actor system would wait for
+  // them at exit forever).
+  auto api = endpoints;
+  api.metrics = nullptr;
+  endpoints.metrics->add_collector([api](web::MetricsRegistry& metrics) {
     auto store = api.store;
     for (auto state :
          {orchestration::TaskState::pending,

@@ -73,8 +73,13 @@ core::Result<void> add_worker_routes(web::Router& router,
       api.metrics);
 }
 
-void add_worker_metrics(const WorkerApi& api) {
-  api.metrics->add_collector([api](web::MetricsRegistry& metrics) {
+void add_worker_metrics(const WorkerApi& endpoints) {
+  // The registry owns its collectors: one holding the registry would never
+  // be freed, nor the actors it names (the actor system would wait for
+  // them at exit forever).
+  auto api = endpoints;
+  api.metrics = nullptr;
+  endpoints.metrics->add_collector([api](web::MetricsRegistry& metrics) {
     caf::scoped_actor self{*api.system};
     self->request(api.processor, std::chrono::seconds{2},
                   channels::GetWorkerStatus{})

@@ -209,6 +209,51 @@ inline void check_nodes_complete_the_examples(
   CHECK(call(worker_2.base_url, "GET", "/metrics", {}, false)
             .body.find("tasker_step_duration_seconds_count")
         != std::string::npos);
+
+  // Long polls: a finished task answers at once; a bad wait is named.
+  const auto task_path
+      = "/v1/tasks/" + all.at("tasks")[0].at("id").get<std::string>();
+  auto started = std::chrono::steady_clock::now();
+  auto finished = call(server.base_url, "GET", task_path + "?wait_ms=60000");
+  CHECK(finished.status == 200);
+  CHECK(json::parse(finished.body).at("state") == "complete");
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  for (const auto& [query, text] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"?wait_ms=60001", "'wait_ms' must be an integer from 0 to 60000"},
+           {"?wait_ms=-1", "not '-1'"},
+           {"?wait_ms=5s", "not '5s'"},
+           {"?wait=5", "unknown query parameter 'wait'"}}) {
+    auto response = call(server.base_url, "GET", task_path + query);
+    CHECK_MESSAGE(response.status == 400, query);
+    CHECK_MESSAGE(response.body.find(text) != std::string::npos, response.body);
+  }
+
+  // A worker that ran steps drains and exits 0 on SIGTERM.
+  worker_2.process->signal(SIGTERM);
+  auto worker_status = worker_2.process->wait_for_exit(30s);
+  REQUIRE_MESSAGE(worker_status, worker_2.process->output());
+  CHECK(WIFEXITED(*worker_status));
+  CHECK(WEXITSTATUS(*worker_status) == 0);
+
+  // With no worker left a new task stays pending: its long poll answers
+  // at the deadline with the task as it is.
+  auto pending = call(server.base_url, "POST", "/v1/tasks",
+                      json{{"namespace", "linear_workflow"},
+                           {"name", "mathematical_sequence"},
+                           {"context", {{"even_number", 8}}}}
+                          .dump());
+  REQUIRE_MESSAGE(pending.status == 201, pending.body);
+  started = std::chrono::steady_clock::now();
+  auto waited = call(server.base_url, "GET",
+                     "/v1/tasks/"
+                         + json::parse(pending.body).at("id").get<std::string>()
+                         + "?wait_ms=400");
+  auto waited_for = std::chrono::steady_clock::now() - started;
+  CHECK(waited.status == 200);
+  CHECK(json::parse(waited.body).at("state") != "complete");
+  CHECK(waited_for >= 400ms);
+  CHECK(waited_for < 10s);
 }
 
 } // namespace tasker::testing
