@@ -524,6 +524,13 @@ ConfigSchema::ConfigSchema() {
       "in_memory.max_message_size_bytes",
       "Largest payload accepted; larger sends fail naming the queue.",
       TASKER_FIELD(in_memory.max_message_size_bytes), 1024, 268435456));
+  s.push_back(string_list_setting(
+      "in_memory.queue_prefetch",
+      "Unacked pushed messages per subscriber of particular queues, as "
+      "\"QUEUE=N\" (others: 100). A worker sets its namespaces' queues to "
+      "their concurrency unless listed here.",
+      TASKER_FIELD(in_memory.queue_prefetch),
+      "array of \"QUEUE=N\" with N from 1 to 65535", queue_prefetch_problem));
   // -- orchestration --------------------------------------------------------
   add_event_system(s, "orchestration.event_system",
                    TASKER_FIELD(orchestration.event_system), "orchestration");

@@ -66,6 +66,8 @@ struct RabbitMqConfig {
 struct InMemoryConfig {
   int64_t max_deliveries = 5;
   int64_t max_message_size_bytes = 1048576;
+  /// Unacked pushes per subscription of particular queues, "QUEUE=N".
+  std::vector<std::string> queue_prefetch;
 };
 
 /// How one event system takes in work.

@@ -12,6 +12,10 @@ MessagingProvider::from_config(const config::NodeConfig& config) {
           = static_cast<int32_t>(config.in_memory.max_deliveries);
       options.max_message_size
           = static_cast<std::size_t>(config.in_memory.max_message_size_bytes);
+      // Items were checked when the configuration was loaded.
+      for (auto& item : config.in_memory.queue_prefetch)
+        if (auto parts = config::split_assignment(item))
+          options.queue_prefetch[parts->first] = std::stoi(parts->second);
       return MessagingProvider{InMemoryProvider{options}};
     }
     case MessagingBackend::pgmq: {

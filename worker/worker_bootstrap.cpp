@@ -110,16 +110,19 @@ make_registry(const config::WorkerConfig& config) {
 config::NodeConfig provider_config_for(const config::NodeConfig& config,
                                        const WorkerPlan& plan) {
   auto out = config;
-  std::set<std::string> configured;
-  for (const auto& item : config.rabbitmq.queue_prefetch)
-    if (auto parts = config::split_assignment(item))
-      configured.insert(parts->first);
-  for (const auto& [ns, limit] : plan.concurrency) {
-    auto queue = config::worker_queue_name(ns);
-    if (!configured.contains(queue))
-      out.rabbitmq.queue_prefetch.push_back(queue + "="
-                                            + std::to_string(limit));
-  }
+  auto fill = [&plan](std::vector<std::string>& queue_prefetch) {
+    std::set<std::string> configured;
+    for (const auto& item : queue_prefetch)
+      if (auto parts = config::split_assignment(item))
+        configured.insert(parts->first);
+    for (const auto& [ns, limit] : plan.concurrency) {
+      auto queue = config::worker_queue_name(ns);
+      if (!configured.contains(queue))
+        queue_prefetch.push_back(queue + "=" + std::to_string(limit));
+    }
+  };
+  fill(out.rabbitmq.queue_prefetch);
+  fill(out.in_memory.queue_prefetch);
   return out;
 }
 

@@ -45,9 +45,10 @@ core::Result<WorkerPlan> plan_worker(const config::NodeConfig& config,
 core::Result<std::shared_ptr<HandlerRegistry>>
 make_registry(const config::WorkerConfig& config);
 
-/// `config` with each served queue's RabbitMQ prefetch set to its
-/// namespace's concurrency, unless `rabbitmq.queue_prefetch` sets it: the
-/// broker then pushes no more than the worker runs.
+/// `config` with each served queue's RabbitMQ and in-memory prefetch set to
+/// its namespace's concurrency, unless `rabbitmq.queue_prefetch` (or
+/// `in_memory.queue_prefetch`) sets it: the provider then pushes no more
+/// than the worker runs.
 config::NodeConfig provider_config_for(const config::NodeConfig& config,
                                        const WorkerPlan& plan);
 

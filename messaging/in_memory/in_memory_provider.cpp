@@ -799,8 +799,11 @@ class Broker : public std::enable_shared_from_this<Broker> {
   /// with prefetch left (leased_message mode).
   void push(Queue& q, TimePoint now, Effects& fx) {
     const auto n = q.subscribers.size();
-    const auto prefetch
-        = static_cast<std::size_t>(std::max(options_.prefetch, int32_t{0}));
+    auto configured = options_.queue_prefetch.find(q.name);
+    const auto prefetch = static_cast<std::size_t>(std::max(
+        configured == options_.queue_prefetch.end() ? options_.prefetch
+                                                    : configured->second,
+        int32_t{0}));
     while (!q.ready.empty()) {
       auto it = q.messages.find(*q.ready.begin());
       if (exhausted(q, it->second)) {

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <string>
 
 namespace tasker::messaging {
 
@@ -33,6 +35,8 @@ struct InMemoryOptions {
   InMemoryPushMode push_mode = InMemoryPushMode::leased_message;
   /// `leased_message`: unacked pushes per subscription.
   int32_t prefetch = 100;
+  /// `leased_message`: prefetch of particular queues, overriding `prefetch`.
+  std::map<std::string, int32_t> queue_prefetch;
   /// `leased_message`: lease taken by a push.
   std::chrono::seconds push_visibility_timeout{30};
   /// `notify`: payloads under this size travel inline.

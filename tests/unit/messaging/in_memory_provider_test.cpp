@@ -172,6 +172,19 @@ TEST_CASE("a leased push stops at the prefetch and pushes the next message "
   CHECK(ids_of(inbox.take()) == std::vector<int64_t>{ids[3], ids[4]});
 }
 
+TEST_CASE("a queue's own prefetch overrides the provider's") {
+  auto options = leased(5);
+  options.queue_prefetch["jobs"] = 1;
+  options.queue_prefetch["other"] = 3;
+  Fixture f{options};
+  Inbox inbox;
+  auto sub = f.subscribe(inbox);
+  auto first = f.send("a");
+  f.send("b");
+  CHECK(ids_of(inbox.take()) == std::vector<int64_t>{first});
+  CHECK(f.provider.metrics(f.q)->visible_depth == 1);
+}
+
 TEST_CASE("messages sent while nobody listens are pushed when a subscriber "
           "appears") {
   Fixture f{leased(10)};
