@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ struct ChangeSet {
   /// (two results decided at once on one snapshot would each see the other
   /// step still running, and neither would dispatch what follows both).
   std::optional<int64_t> expected_revision;
+  /// The snapshot the change was decided on, at `expected_revision`, when
+  /// the decider holds it: a store may then write without reading the task
+  /// first, its write guarded by the revision (a task moved on meanwhile
+  /// fails `stale_transition` as usual). Null: the store reads the task.
+  std::shared_ptr<const TaskSnapshot> basis;
   std::optional<TaskChange> task;
   std::vector<StepChange> steps;
   /// Sent only if the change set commits (same transaction, or outbox).

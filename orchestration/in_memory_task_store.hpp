@@ -25,6 +25,10 @@ class InMemoryTaskStore {
 
   core::Result<std::vector<OutboxEntry>> take_outbox(int32_t limit);
   core::Result<void> remove_outbox(const std::vector<int64_t>& ids);
+  /// Always: the in-memory store cannot send in its own transaction.
+  bool sends_with_outbox() const {
+    return true;
+  }
 
   core::Result<std::vector<std::string>> due_retries(TimePoint now,
                                                      int32_t limit);

@@ -219,14 +219,18 @@ std::string snapshot_sql(std::string_view where, bool lock) {
          + lock_steps + ") s ON true ORDER BY t.id, s.position";
 }
 
-// History rows of `source` (a recordset of `at` in microseconds) with ids
-// drawn in input order from the shared sequence, split into the two tables.
-std::string transition_ctes(std::string_view source) {
+// History rows of `source` (a recordset of `at` in microseconds) that meet
+// `condition`, with ids drawn in input order from the shared sequence,
+// split into the two tables.
+std::string transition_ctes(std::string_view source,
+                            std::string_view condition = "true") {
   return "transitions AS MATERIALIZED (SELECT "
          "nextval('tasker.transition_id_seq') AS id, r.* FROM "
          + std::string{source}
          + " AS r(task_id uuid, step_id uuid, from_state text, to_state text, "
-           "event text, metadata jsonb, at bigint, node text)), "
+           "event text, metadata jsonb, at bigint, node text) WHERE "
+         + std::string{condition}
+         + "), "
            "task_transitions AS (INSERT INTO tasker.task_transitions (id, "
            "task_id, from_state, to_state, event, metadata, at, node) SELECT "
            "id, task_id, from_state, to_state, event, metadata, "
@@ -280,8 +284,9 @@ constexpr std::string_view kSendMessages
       "c.now, c.now + r.delay_ms * interval '1 millisecond' AS ready_at, "
       "pgmq.send(r.queue, r.payload::jsonb, r.headers, c.now + r.delay_ms * "
       "interval '1 millisecond') AS msg_id FROM (SELECT clock_timestamp() AS "
-      "now) c, jsonb_to_recordset($5::jsonb) AS r(queue text, namespace text, "
-      "channel text, payload text, headers jsonb, delay_ms bigint)), "
+      "now) c, jsonb_to_recordset($5::jsonb) AS r(task_id uuid, queue text, "
+      "namespace text, channel text, payload text, headers jsonb, delay_ms "
+      "bigint) WHERE r.task_id IN (SELECT id FROM task_rows)), "
       "messages AS (SELECT pg_notify(s.channel, jsonb_build_object("
       "'event_type', 'message_ready', 'queue_name', s.queue, 'namespace', "
       "s.namespace, 'msg_id', s.msg_id, 'read_ct', 0, 'enqueued_at', s.now, "
@@ -292,39 +297,46 @@ constexpr std::string_view kOutboxMessages
     = "messages AS (INSERT INTO tasker.outbox (queue, payload, headers, "
       "delay_ms, created_at) SELECT r.queue, r.payload, r.headers, "
       "r.delay_ms, tasker.us_to_time(r.at) FROM jsonb_to_recordset($5::jsonb) "
-      "AS r(queue text, payload text, headers jsonb, delay_ms bigint, at "
-      "bigint) RETURNING 1)";
+      "AS r(task_id uuid, queue text, payload text, headers jsonb, delay_ms "
+      "bigint, at bigint) WHERE r.task_id IN (SELECT id FROM task_rows) "
+      "RETURNING 1)";
 
 // $1 task rows, $2 step rows, $3 transitions, $4 dead-letter entries, $5
-// messages (JSON arrays): everything one or more change sets write.
+// messages (JSON arrays): everything one or more change sets write. A task
+// row with `expected` is written only if the stored revision is that one;
+// nothing else of a task whose row was not written is. Returns the ids of
+// the tasks written.
 std::string write_sql(bool send_with_pgmq) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
          "revision = r.revision, "
          "state_since = tasker.us_to_time(r.state_since), completed_at = "
          "tasker.us_to_time(r.completed_at) FROM jsonb_to_recordset($1::jsonb) "
-         "AS r(id uuid, state text, revision bigint, state_since bigint, "
-         "completed_at bigint) "
-         "WHERE t.id = r.id RETURNING 1), "
+         "AS r(id uuid, state text, revision bigint, expected bigint, "
+         "state_since bigint, completed_at bigint) "
+         "WHERE t.id = r.id AND (r.expected IS NULL OR t.revision = "
+         "r.expected) RETURNING t.id), "
          "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
          "attempts = r.attempts, results = r.results, last_error = "
          "r.last_error, next_retry_at = tasker.us_to_time(r.next_retry_at), "
          "enqueued_at = tasker.us_to_time(r.enqueued_at), completed_at = "
          "tasker.us_to_time(r.completed_at), updated_at = "
          "tasker.us_to_time(r.updated_at) FROM jsonb_to_recordset($2::jsonb) "
-         "AS r(id uuid, state text, attempts integer, results jsonb, "
-         "last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
-         "completed_at bigint, updated_at bigint) WHERE s.id = r.id RETURNING "
-         "1), "
-         + transition_ctes("jsonb_to_recordset($3::jsonb)")
+         "AS r(id uuid, task_id uuid, state text, attempts integer, results "
+         "jsonb, last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
+         "completed_at bigint, updated_at bigint) WHERE s.id = r.id AND "
+         "r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
+         + transition_ctes("jsonb_to_recordset($3::jsonb)",
+                           "r.task_id IN (SELECT id FROM task_rows)")
          + ", dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
            "original_state, reason, snapshot, notes, created_at, updated_at) "
            "SELECT r.task_id, r.original_state, r.reason, r.snapshot, "
            "r.notes, tasker.us_to_time(r.at), tasker.us_to_time(r.at) FROM "
            "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
            "text, reason text, snapshot jsonb, notes text, at bigint) "
-           "RETURNING 1), "
+           "WHERE r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
          + std::string{send_with_pgmq ? kSendMessages : kOutboxMessages}
-         + " SELECT count(*) FROM messages";
+         + " SELECT t.id::text FROM task_rows t, (SELECT count(*) FROM "
+           "messages) m";
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -578,6 +590,9 @@ struct Writes {
   json messages = json::array();
   /// The queues the messages go to, for error messages.
   std::set<std::string> queues;
+  /// Tasks written without being locked and read first: the revision their
+  /// row must still have, or nothing of the task is written.
+  std::map<std::string, int64_t> guards;
 
   bool empty() const {
     return tasks.empty() && steps.empty() && transitions.empty()
@@ -606,12 +621,16 @@ struct Writes {
 
   json task_rows() const {
     auto rows = json::array();
-    for (const auto& [id, task] : tasks)
-      rows.push_back({{"id", id},
-                      {"state", to_string(task.state)},
-                      {"revision", task.revision},
-                      {"state_since", to_us(task.state_since)},
-                      {"completed_at", us_or_null(task.completed_at)}});
+    for (const auto& [id, task] : tasks) {
+      auto guard = guards.find(id);
+      rows.push_back(
+          {{"id", id},
+           {"state", to_string(task.state)},
+           {"revision", task.revision},
+           {"expected", guard == guards.end() ? json() : json(guard->second)},
+           {"state_since", to_us(task.state_since)},
+           {"completed_at", us_or_null(task.completed_at)}});
+    }
     return rows;
   }
 
@@ -619,6 +638,7 @@ struct Writes {
     auto rows = json::array();
     for (const auto& [id, step] : steps)
       rows.push_back({{"id", id},
+                      {"task_id", step.task_id},
                       {"state", to_string(step.state)},
                       {"attempts", step.attempts},
                       {"results", step.results},
@@ -671,7 +691,8 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
       return Error{valid.error().code(), "change of task " + change.task_id
                                              + ": " + valid.error().message()};
     const auto& m = outbound.message;
-    json row{{"queue", outbound.queue},
+    json row{{"task_id", change.task_id},
+             {"queue", outbound.queue},
              {"payload", m.payload},
              {"headers", headers_or_null(m.headers)},
              {"delay_ms", std::max<int64_t>(0, m.delay.count())}};
@@ -775,22 +796,30 @@ struct PgTaskStore::State {
     }
   }
 
-  void write(PooledConnection& c, pqxx::transaction_base& tx,
-             const Writes& writes) {
-    tx.exec_prepared(c.statement("write", write_statement),
-                     writes.task_rows().dump(), writes.step_rows().dump(),
-                     writes.transitions.dump(), writes.dead_letters.dump(),
-                     writes.messages.dump());
+  /// Writes `writes`; returns the ids of the tasks written (a guarded
+  /// task whose revision moved on is not).
+  std::set<std::string> write(PooledConnection& c, pqxx::transaction_base& tx,
+                              const Writes& writes) {
+    auto rows = tx.exec_prepared(
+        c.statement("write", write_statement), writes.task_rows().dump(),
+        writes.step_rows().dump(), writes.transitions.dump(),
+        writes.dead_letters.dump(), writes.messages.dump());
+    std::set<std::string> written;
+    for (const auto& row : rows)
+      written.insert(row[0].as<std::string>());
+    return written;
   }
 
   // Writes one change set under a savepoint: an SQL error undoes it alone.
   // Plain SAVEPOINT statements: libpqxx 6.4's subtransaction sends its
   // SAVEPOINT lazily, and never when only prepared statements run in it.
-  Result<void> write_alone(PooledConnection& c, pqxx::work& tx,
-                           const Writes& writes, const std::string& task_id) {
+  Result<std::set<std::string>> write_alone(PooledConnection& c, pqxx::work& tx,
+                                            const Writes& writes,
+                                            const std::string& task_id) {
     tx.exec0("SAVEPOINT change_set");
+    std::set<std::string> written;
     try {
-      write(c, tx, writes);
+      written = write(c, tx, writes);
     } catch (const pqxx::sql_error& e) {
       if (is_connection_state(e.sqlstate()))
         throw;
@@ -800,31 +829,71 @@ struct PgTaskStore::State {
       return error;
     }
     tx.exec0("RELEASE SAVEPOINT change_set");
-    return {};
+    return written;
   }
 
   /// Applies `changes` in one transaction. The tasks are locked in id
   /// order (so concurrent batches cannot deadlock) and loaded in one
-  /// statement; each change set is worked out against the task as the sets
-  /// before it left it. `alone`: each set is written under its own
-  /// savepoint; else all in one statement, whose failure throws.
+  /// statement, unless every one comes with its basis; each change set is
+  /// worked out against the task as the sets before it left it. `alone`: each
+  /// set is written under its own savepoint; else all in one statement, whose
+  /// failure throws.
   std::vector<Result<TaskSnapshot>>
   apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
              bool alone) {
-    std::vector<std::string> ids;
+    std::map<std::string, LoadedTask> loaded;
+    // A task whose first change brings the snapshot it was decided on is
+    // written guarded by its revision, without being locked and read
+    // first; the others (and any with a dead letter, which depends on the
+    // stored pending one) are.
+    std::map<std::string, int64_t> guards;
+    std::set<std::string> read_first;
     for (const auto& change : changes)
-      if (is_uuid(change.task_id))
+      if (change.dead_letter)
+        read_first.insert(change.task_id);
+    std::vector<std::string> ids;
+    for (const auto& change : changes) {
+      if (!is_uuid(change.task_id) || loaded.contains(change.task_id))
+        continue;
+      const auto& basis = change.basis;
+      if (basis && change.expected_revision && basis->task.id == change.task_id
+          && basis->task.revision == *change.expected_revision
+          && !read_first.contains(change.task_id)) {
+        loaded.emplace(change.task_id, LoadedTask{*basis, false});
+        guards.emplace(change.task_id, basis->task.revision);
+      } else {
         ids.push_back(change.task_id);
+      }
+    }
+    // Tasks are locked in id order, so that concurrent batches cannot
+    // deadlock: a batch that locks some locks them all.
+    if (!ids.empty() && !guards.empty()) {
+      for (const auto& [id, revision] : guards)
+        ids.push_back(id);
+      guards.clear();
+      loaded.clear();
+    }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     pqxx::work tx{*c.connection, "apply"};
-    std::map<std::string, LoadedTask> loaded;
     if (!ids.empty())
-      loaded = read_snapshots(tx.exec_prepared(
-          c.statement("lock_tasks", lock_sql()), plain_array(ids)));
+      loaded.merge(read_snapshots(tx.exec_prepared(
+          c.statement("lock_tasks", lock_sql()), plain_array(ids))));
     std::vector<Result<TaskSnapshot>> results;
+    std::vector<const std::string*> task_of;
+    std::set<std::string> moved_on;
+    auto stale = [&](const std::string& task_id) {
+      return Error{ErrorCode::stale_transition,
+                   "task " + task_id + " changed since revision "
+                       + std::to_string(guards.at(task_id))};
+    };
     Writes together;
     for (const auto& change : changes) {
+      task_of.push_back(&change.task_id);
+      if (moved_on.contains(change.task_id)) {
+        results.emplace_back(stale(change.task_id));
+        continue;
+      }
       auto task = loaded.find(change.task_id);
       if (task == loaded.end()) {
         results.emplace_back(
@@ -839,18 +908,35 @@ struct PgTaskStore::State {
       if (!alone) {
         together.merge(std::move(planned->writes));
       } else if (!planned->writes.empty()) {
+        auto guard = guards.find(change.task_id);
+        if (guard != guards.end())
+          planned->writes.guards.insert(*guard);
         auto written = write_alone(c, tx, planned->writes, change.task_id);
         if (!written) {
           results.emplace_back(written.error());
           continue;
         }
+        if (!written->contains(change.task_id)) {
+          moved_on.insert(change.task_id);
+          results.emplace_back(stale(change.task_id));
+          continue;
+        }
+        // Locked by this transaction now: later changes need no guard.
+        if (guard != guards.end())
+          guards.erase(guard);
       }
       task->second.snapshot = planned->after;
       task->second.pending_dead_letter |= change.dead_letter.has_value();
       results.emplace_back(std::move(planned->after));
     }
-    if (!together.empty())
-      write(c, tx, together);
+    if (!together.empty()) {
+      together.guards = guards;
+      auto written = write(c, tx, together);
+      for (std::size_t i = 0; i < results.size(); ++i)
+        if (results[i] && guards.contains(*task_of[i])
+            && !written.contains(*task_of[i]))
+          results[i] = stale(*task_of[i]);
+    }
     tx.commit();
     return results;
   }
@@ -1085,6 +1171,10 @@ core::Result<std::vector<OutboxEntry>> PgTaskStore::take_outbox(int32_t limit) {
         }
         return out;
       });
+}
+
+bool PgTaskStore::sends_with_outbox() const {
+  return !state_->options.send_with_pgmq;
 }
 
 core::Result<void> PgTaskStore::remove_outbox(const std::vector<int64_t>& ids) {

@@ -75,6 +75,8 @@ class PgTaskStore {
   core::Result<std::vector<OutboxEntry>> take_outbox(int32_t limit);
   /// Deletes the outbox entries `ids` (unknown ids are ignored).
   core::Result<void> remove_outbox(const std::vector<int64_t>& ids);
+  /// False when messages are sent with PGMQ in the change's transaction.
+  bool sends_with_outbox() const;
 
   /// Returns live tasks with a step whose retry is due at `now`, the
   /// longest waiting first.

@@ -180,6 +180,7 @@ TaskShard::initialize(const channels::TaskRequest& request) {
     auto start = plan_start(created->snapshot, plan_context());
     if (!start)
       return start.error();
+    start->basis = std::make_shared<const TaskSnapshot>(created->snapshot);
     auto started = apply_with_retries(task_id, std::move(*start),
                                       [this](const TaskSnapshot& s) {
                                         return plan_start(s, plan_context());
@@ -269,9 +270,19 @@ void TaskShard::flush() {
     send(this, channels::FlushResults{});
   }
   // Decide every result on the task as the results before it leave it.
-  std::map<std::string, TaskSnapshot> snapshots;
+  // The task as the batch's changes leave it; `basis` while unchanged.
+  struct Decided {
+    TaskSnapshot snapshot;
+    std::shared_ptr<const TaskSnapshot> basis;
+    /// Read from the store for this batch, not remembered: a result it
+    /// finds stale is stale.
+    bool read = false;
+  };
+  std::map<std::string, Decided> snapshots;
   std::vector<ChangeSet> changes;
   std::vector<std::size_t> change_of(batch.size(), SIZE_MAX);
+  // Results to decide again on the stored task after the batch.
+  std::vector<bool> decide_again(batch.size(), false);
   std::vector<channels::StepResultProcessed> replies(batch.size());
   std::vector<std::optional<core::Error>> failures(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -279,60 +290,84 @@ void TaskShard::flush() {
     replies[i] = {result.task_id, result.step_id, false};
     auto known = snapshots.find(result.task_id);
     if (known == snapshots.end()) {
-      auto loaded = store_.load(result.task_id);
-      if (!loaded) {
-        if (loaded.error().code() != core::ErrorCode::not_found)
-          failures[i] = loaded.error();
-        else
-          core::log_warn(kComponent, "result for unknown task " + result.task_id
-                                         + " dropped");
-        continue;
+      Decided decided;
+      if (auto kept = recall(result.task_id)) {
+        decided = Decided{*kept, kept, false};
+      } else {
+        auto loaded = store_.load(result.task_id);
+        if (!loaded) {
+          if (loaded.error().code() != core::ErrorCode::not_found)
+            failures[i] = loaded.error();
+          else
+            core::log_warn(kComponent, "result for unknown task "
+                                           + result.task_id + " dropped");
+          continue;
+        }
+        auto basis = std::make_shared<const TaskSnapshot>(*loaded);
+        decided = Decided{std::move(*loaded), std::move(basis), true};
       }
-      known = snapshots.emplace(result.task_id, std::move(*loaded)).first;
+      known = snapshots.emplace(result.task_id, std::move(decided)).first;
     }
-    auto change = plan_step_result(known->second, result, plan_context());
-    if (!change) {
-      // Stale or duplicate: nothing to do, counted and acked.
-      core::log_debug(kComponent, change.error().message());
+    auto change
+        = plan_step_result(known->second.snapshot, result, plan_context());
+    std::optional<AppliedChange> after;
+    if (change)
+      if (auto applied = apply_change(known->second.snapshot, *change))
+        after = std::move(*applied);
+    if (!after) {
+      // A remembered snapshot may be behind the store (a sweeper or
+      // another node moved the task on): only the stored task can tell a
+      // stale or duplicate result, which is then counted and acked.
+      if (!known->second.read)
+        decide_again[i] = true;
+      else if (!change)
+        core::log_debug(kComponent, change.error().message());
       continue;
     }
-    auto after = apply_change(known->second, *change);
-    if (!after)
-      continue;
-    known->second = std::move(after->after);
+    // The first change of the task in this batch carries what it was
+    // decided on; the store works the next ones out after it.
+    change->basis = std::exchange(known->second.basis, nullptr);
+    known->second.snapshot = std::move(after->after);
     change_of[i] = changes.size();
     changes.push_back(std::move(*change));
   }
   auto applied = store_.apply_batch(changes);
+  for (std::size_t c = 0; c < changes.size(); ++c) {
+    if (applied[c])
+      remember(*applied[c]);
+    else
+      forget(changes[c].task_id);
+  }
   ++stats_.result_batches;
   bool wrote_messages = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (change_of[i] == SIZE_MAX)
-      continue;
-    auto& outcome = applied[change_of[i]];
-    if (!outcome
-        && outcome.error().code() == core::ErrorCode::stale_transition) {
-      // Another node (or an earlier change of this batch) moved the task:
-      // decide again on what is stored now.
-      const auto result = batch[i].result;
-      auto retried = apply_with_retries(
-          result.task_id, std::nullopt, [this, result](const TaskSnapshot& s) {
-            return plan_step_result(s, result, plan_context());
-          });
-      if (retried) {
+    if (change_of[i] != SIZE_MAX) {
+      auto& outcome = applied[change_of[i]];
+      if (outcome) {
         replies[i].applied = true;
-        wrote_messages = true;
-      } else if (retried.error().code() != core::ErrorCode::stale_transition) {
-        failures[i] = retried.error();
+        wrote_messages
+            = wrote_messages || !changes[change_of[i]].messages.empty();
+        continue;
       }
-      continue;
+      if (outcome.error().code() != core::ErrorCode::stale_transition) {
+        failures[i] = outcome.error();
+        continue;
+      }
+      // Another node (or an earlier change of this batch) moved the task.
+      decide_again[i] = true;
     }
-    if (!outcome) {
-      failures[i] = outcome.error();
+    if (!decide_again[i])
       continue;
-    }
-    replies[i].applied = true;
-    wrote_messages = wrote_messages || !changes[change_of[i]].messages.empty();
+    forget(batch[i].result.task_id);
+    const auto result = batch[i].result;
+    auto retried = apply_with_retries(
+        result.task_id, std::nullopt, [this, result](const TaskSnapshot& s) {
+          return plan_step_result(s, result, plan_context());
+        });
+    if (retried)
+      replies[i].applied = true;
+    else if (retried.error().code() != core::ErrorCode::stale_transition)
+      failures[i] = retried.error();
   }
   if (wrote_messages)
     nudge_relay();
@@ -425,6 +460,10 @@ TaskShard::apply_with_retries(const std::string& task_id,
       change = std::move(*replanned);
     }
     auto applied = store_.apply(*change);
+    if (applied)
+      remember(*applied);
+    else
+      forget(task_id);
     if (applied && !change->messages.empty())
       nudge_relay();
     if (applied || applied.error().code() != core::ErrorCode::stale_transition
@@ -455,8 +494,40 @@ void TaskShard::ack(const std::string& queue, int64_t id) {
 }
 
 void TaskShard::nudge_relay() {
-  if (relay_)
+  if (relay_ && store_.sends_with_outbox())
     send(relay_, channels::RelayOutbox{});
+}
+
+void TaskShard::remember(const TaskSnapshot& task) {
+  if (is_terminal(task.task.state) || options_.remembered_tasks == 0) {
+    forget(task.task.id);
+    return;
+  }
+  auto [entry, added] = remembered_.insert_or_assign(
+      task.task.id, std::make_shared<const TaskSnapshot>(task));
+  if (!added)
+    return;
+  remembered_order_.push_back(task.task.id);
+  while (remembered_.size() > options_.remembered_tasks) {
+    remembered_.erase(remembered_order_.front());
+    remembered_order_.pop_front();
+  }
+  // Ids of forgotten tasks pile up in the order: drop them now and then.
+  if (remembered_order_.size() > 2 * options_.remembered_tasks) {
+    std::erase_if(remembered_order_, [this](const std::string& id) {
+      return !remembered_.contains(id);
+    });
+  }
+}
+
+void TaskShard::forget(const std::string& task_id) {
+  remembered_.erase(task_id);
+}
+
+std::shared_ptr<const TaskSnapshot>
+TaskShard::recall(const std::string& task_id) const {
+  auto kept = remembered_.find(task_id);
+  return kept == remembered_.end() ? nullptr : kept->second;
 }
 
 PlanContext TaskShard::plan_context() {

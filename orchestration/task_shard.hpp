@@ -11,10 +11,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tasker::orchestration {
@@ -32,6 +34,10 @@ struct TaskShardOptions {
   std::size_t max_batch = 256;
   /// Re-plans after another node changed the task first.
   int32_t conflict_retries = 8;
+  /// Unfinished tasks whose latest snapshot the shard keeps, so that a
+  /// step result is decided without reading its task first (the write is
+  /// guarded by the task's revision).
+  std::size_t remembered_tasks = 2048;
   /// The time decisions are taken at (tests move it by hand).
   std::function<TimePoint()> now = [] {
     return Clock::now();
@@ -119,6 +125,12 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   void nudge_relay();
   PlanContext plan_context();
 
+  /// Keeps `task` as the latest snapshot of an unfinished task; forgets a
+  /// finished one.
+  void remember(const TaskSnapshot& task);
+  void forget(const std::string& task_id);
+  std::shared_ptr<const TaskSnapshot> recall(const std::string& task_id) const;
+
   TaskStoreHandle store_;
   messaging::MessagingProvider provider_;
   std::shared_ptr<const config::TemplateCatalog> catalog_;
@@ -128,6 +140,10 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   JitterSource jitter_;
   std::vector<PendingResult> pending_;
   bool flush_scheduled_ = false;
+  std::unordered_map<std::string, std::shared_ptr<const TaskSnapshot>>
+      remembered_;
+  /// Task ids in the order remembered, oldest first (forgotten ones too).
+  std::deque<std::string> remembered_order_;
   channels::ProcessingStats stats_;
 };
 

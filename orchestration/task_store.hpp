@@ -91,6 +91,7 @@ concept TaskStore
     s.take_outbox(limit)
     } -> std::same_as<core::Result<std::vector<OutboxEntry>>>;
   { s.remove_outbox(ids) } -> std::same_as<core::Result<void>>;
+  { s.sends_with_outbox() } -> std::same_as<bool>;
   // -- due work for the sweepers --
   {
     s.due_retries(now, limit)

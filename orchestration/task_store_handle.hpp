@@ -99,6 +99,12 @@ class TaskStoreHandle {
     });
   }
 
+  bool sends_with_outbox() {
+    return visit([](auto& s) {
+      return s.sends_with_outbox();
+    });
+  }
+
   core::Result<std::vector<std::string>> due_retries(TimePoint now,
                                                      int32_t limit) {
     return visit([&](auto& s) {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "messaging/pgmq/pgmq_provider.hpp"
+#include "orchestration/change_applier.hpp"
 #include "orchestration/pg_task_schema.hpp"
 #include "orchestration/pg_task_store.hpp"
 #include "tests/conformance/task_store_suite.hpp"
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <latch>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -230,6 +232,8 @@ TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
   auto subscription = queue.provider.subscribe(queue.name, recorder.handler());
   REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
   auto store = connect_store(store_database().url(), true);
+  CHECK_FALSE(store.sends_with_outbox());
+  CHECK(connect_store(store_database().url()).sends_with_outbox());
   auto created = create(store, queue.ns, 1);
   auto change = enqueue_change(created.snapshot, "a", Clock::now());
   REQUIRE(change.messages[0].queue == queue.name);
@@ -317,6 +321,81 @@ TEST_CASE("a batch applies change sets of one task in order") {
   REQUIRE_FALSE(results[2].ok());
   CHECK(results[2].error().code() == ErrorCode::stale_transition);
   CHECK(f.store.history(created.snapshot.task.id)->size() == 7);
+}
+
+TEST_CASE("a change bringing its basis is written without a read, guarded "
+          "by the task's revision; a basis behind the store writes nothing") {
+  PgmqQueue queue;
+  auto store = connect_store(store_database().url(), true);
+  auto on_basis = [](ChangeSet change, const TaskSnapshot& basis) {
+    change.expected_revision = basis.task.revision;
+    change.basis = std::make_shared<const TaskSnapshot>(basis);
+    return change;
+  };
+  auto depth = [&] {
+    auto metrics = queue.provider.metrics(queue.name);
+    REQUIRE(metrics.ok());
+    return metrics->depth;
+  };
+  auto created = create(store, queue.ns, 1);
+  const auto& id = created.snapshot.task.id;
+  auto now = Clock::now();
+  auto first = store.apply(
+      on_basis(enqueue_change(created.snapshot, "a", now), created.snapshot));
+  REQUIRE_MESSAGE(first.ok(), first.error().to_string());
+  CHECK(first->task.revision == created.snapshot.task.revision + 1);
+  CHECK(store.load(id)->find_step("a")->state == StepState::enqueued);
+  CHECK(depth() == 1);
+  const auto history = store.history(id)->size();
+
+  // Decided on the task before `first`: nothing of it is written.
+  auto behind = store.apply(
+      on_basis(enqueue_change(created.snapshot, "b", now), created.snapshot));
+  REQUIRE_FALSE(behind.ok());
+  CHECK(behind.error().code() == ErrorCode::stale_transition);
+  CHECK(store.load(id)->find_step("b")->state == StepState::pending);
+  CHECK(store.history(id)->size() == history);
+  CHECK(depth() == 1);
+
+  // In a batch: a change on the current basis and one after it on the same
+  // task, a stale one on another task, alone or with a task to read.
+  for (bool with_read : {false, true}) {
+    CAPTURE(with_read);
+    auto task = create(store, queue.ns, with_read ? 10 : 20);
+    auto current = store.apply(enqueue_change(task.snapshot, "a", now));
+    REQUIRE(current.ok());
+    auto other = create(store, queue.ns, with_read ? 11 : 21);
+    REQUIRE(store.apply(enqueue_change(other.snapshot, "a", now)).ok());
+    auto read_too = create(store, queue.ns, with_read ? 12 : 22);
+    auto b = on_basis(enqueue_change(*current, "b", now), *current);
+    auto after_b = apply_change(*current, b);
+    REQUIRE(after_b.ok());
+    auto c = enqueue_change(after_b->after, "c", now);
+    c.expected_revision = after_b->after.task.revision;
+    std::vector<ChangeSet> batch{
+        b, c,
+        on_basis(enqueue_change(other.snapshot, "b", now), other.snapshot)};
+    if (with_read)
+      batch.push_back(enqueue_change(read_too.snapshot, "a", now));
+    const auto before = depth();
+    auto results = store.apply_batch(batch);
+    REQUIRE(results.size() == batch.size());
+    REQUIRE_MESSAGE(results[0].ok(), results[0].error().to_string());
+    REQUIRE_MESSAGE(results[1].ok(), results[1].error().to_string());
+    CHECK(results[1]->task.revision == current->task.revision + 2);
+    REQUIRE_FALSE(results[2].ok());
+    CHECK(results[2].error().code() == ErrorCode::stale_transition);
+    CHECK(store.load(other.snapshot.task.id)->find_step("b")->state
+          == StepState::pending);
+    if (with_read)
+      CHECK(results[3].ok());
+    auto stored = store.load(task.snapshot.task.id);
+    REQUIRE(stored.ok());
+    CHECK(stored->task.revision == current->task.revision + 2);
+    CHECK(stored->find_step("b")->state == StepState::enqueued);
+    CHECK(stored->find_step("c")->state == StepState::enqueued);
+    CHECK(depth() == before + (with_read ? 3 : 2));
+  }
 }
 
 TEST_CASE("without PGMQ, messages land in the outbox with headers and "

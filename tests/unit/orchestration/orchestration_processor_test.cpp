@@ -11,6 +11,7 @@
 #include "messaging/in_memory/manual_clock.hpp"
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
+#include "orchestration/workflow_planner.hpp"
 #include "tests/support/received.hpp"
 #include "tests/support/step_workers.hpp"
 
@@ -240,6 +241,51 @@ TEST_CASE("a duplicate result changes nothing and is acked") {
   CHECK(snapshot->steps.at(1).attempts == 1);
   // One next step message, not two.
   CHECK(f.provider.metrics("worker_linear_workflow_queue")->depth == 1);
+}
+
+TEST_CASE("a result is decided on the stored task when the task moved on "
+          "behind the shard's back") {
+  using namespace std::chrono_literals;
+  Fixture f;
+  f.request_task("linear_workflow", "mathematical_sequence",
+                 {{"even_number", 2}}, "behind");
+  const auto id = f.store.list_tasks({})->tasks.at(0).id;
+  const std::string queue = "worker_linear_workflow_queue";
+  auto first = f.provider.receive(queue, 10, 300s);
+  REQUIRE(first->size() == 1);
+  // Another node fails attempt 1 and dispatches attempt 2: the shard still
+  // remembers the step at attempt 1.
+  PlanContext ctx{f.clock->now(), "other-node", 0.0};
+  auto failed = testing::succeed(nlohmann::json::parse(first->front().payload));
+  failed.success = false;
+  failed.retryable = true;
+  failed.error_message = "try again";
+  auto retry = plan_step_result(*f.store.load(id), failed, ctx);
+  REQUIRE(retry.ok());
+  REQUIRE(f.store.apply(*retry).ok());
+  ctx.now += 60s;
+  ChangeSet dispatch;
+  dispatch.task_id = id;
+  auto stored = f.store.load(id);
+  dispatch.expected_revision = stored->task.revision;
+  REQUIRE(plan_progress(*stored, dispatch, ctx).ok());
+  auto redispatched = f.store.apply(dispatch);
+  REQUIRE(redispatched.ok());
+  REQUIRE(redispatched->steps.at(0).attempts == 2);
+  REQUIRE(f.provider.ack(queue, first->front().id).ok());
+  // That node's relay sends the attempt.
+  auto outbox = f.store.take_outbox(10);
+  REQUIRE(outbox->size() == 1);
+  REQUIRE(f.provider
+              .send(outbox->front().outbound.queue,
+                    outbox->front().outbound.message)
+              .ok());
+  REQUIRE(f.store.remove_outbox({outbox->front().id}).ok());
+
+  CHECK(f.work(queue) == 1); // attempt 2 succeeds
+  auto after = f.store.load(id);
+  CHECK(after->steps.at(0).state == StepState::complete);
+  CHECK(after->steps.at(1).state == StepState::enqueued);
 }
 
 TEST_CASE("the sweeper dispatches due retries and times out lost steps") {
