@@ -88,6 +88,31 @@ class MessagingProvider {
     });
   }
 
+  /// Sends `message` to `queue`, then acks message `acked_id` of
+  /// `acked_queue` (a reply that settles what it answers): in one
+  /// transaction when the provider can (PGMQ), else one call after the
+  /// other. Fails when the send failed, and then nothing was acked.
+  core::Result<SentAndAcked> send_and_ack(const std::string& queue,
+                                          const OutgoingMessage& message,
+                                          const std::string& acked_queue,
+                                          int64_t acked_id) {
+    return visit([&](auto& p) -> core::Result<SentAndAcked> {
+      if constexpr (requires {
+                      p.send_and_ack(queue, message, acked_queue, acked_id);
+                    }) {
+        auto sent = p.send_and_ack(queue, message, acked_queue, acked_id);
+        if (!sent)
+          return sent.error();
+        return SentAndAcked{*sent, {}};
+      } else {
+        auto sent = p.send(queue, message);
+        if (!sent)
+          return sent.error();
+        return SentAndAcked{*sent, p.ack(acked_queue, acked_id)};
+      }
+    });
+  }
+
   core::Result<std::vector<int64_t>>
   send_batch(const std::string& queue,
              const std::vector<OutgoingMessage>& messages) {

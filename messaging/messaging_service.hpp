@@ -60,6 +60,14 @@ struct QueueMetrics {
 };
 
 /// What `nack` does with a message.
+/// What `MessagingProvider::send_and_ack` did once the send succeeded.
+struct SentAndAcked {
+  int64_t sent_id = 0;
+  /// The ack's outcome: it failed only when the provider acks after the
+  /// send, in a call of its own.
+  core::Result<void> acked;
+};
+
 struct NackAction {
   enum class Kind {
     /// Make it visible again after `delay` (delivery count is kept).

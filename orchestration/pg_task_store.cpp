@@ -305,7 +305,9 @@ constexpr std::string_view kOutboxMessages
 // messages (JSON arrays): everything one or more change sets write. A task
 // row with `expected` is written only if the stored revision is that one;
 // nothing else of a task whose row was not written is. Returns the ids of
-// the tasks written.
+// the tasks written. The task rows are found through `id = ANY(...)`: a
+// generic plan joining the recordset (estimated at 100 rows) scanned the
+// whole table, 2.3 ms at 8,000 tasks and growing with it.
 std::string write_sql(bool send_with_pgmq) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
          "revision = r.revision, "
@@ -313,8 +315,9 @@ std::string write_sql(bool send_with_pgmq) {
          "tasker.us_to_time(r.completed_at) FROM jsonb_to_recordset($1::jsonb) "
          "AS r(id uuid, state text, revision bigint, expected bigint, "
          "state_since bigint, completed_at bigint) "
-         "WHERE t.id = r.id AND (r.expected IS NULL OR t.revision = "
-         "r.expected) RETURNING t.id), "
+         "WHERE t.id = ANY(ARRAY(SELECT (e->>'id')::uuid FROM "
+         "jsonb_array_elements($1::jsonb) e)) AND t.id = r.id AND "
+         "(r.expected IS NULL OR t.revision = r.expected) RETURNING t.id), "
          "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
          "attempts = r.attempts, results = r.results, last_error = "
          "r.last_error, next_retry_at = tasker.us_to_time(r.next_retry_at), "

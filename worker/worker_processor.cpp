@@ -50,49 +50,42 @@ channels::StepResult make_result(const channels::StepMessage& step,
   return result;
 }
 
-// Sends `result`, retrying a failed send (`attempts` in all); true once
-// sent.
-bool send_result(messaging::MessagingProvider& provider,
-                 const channels::StepResult& result, int attempts,
-                 std::chrono::milliseconds retry_delay) {
-  const auto queue = std::string{config::kStepResultsQueue};
+// Sends the result and acks the step message (in one transaction where
+// the provider can): the message goes only once the result is durably
+// sent. A failed send is retried (`attempts` in all). True once sent.
+bool settle(messaging::MessagingProvider& provider,
+            const channels::StepResult& result, const std::string& queue,
+            int64_t msg_id, int attempts,
+            std::chrono::milliseconds retry_delay) {
+  const auto results_queue = std::string{config::kStepResultsQueue};
   messaging::OutgoingMessage message{channels::to_json_text(result), {}, {}};
   for (int attempt = 1;; ++attempt) {
-    auto sent = provider.send(queue, message);
-    if (sent)
+    auto sent = provider.send_and_ack(results_queue, message, queue, msg_id);
+    if (sent) {
+      if (!sent->acked)
+        core::log_warn(kComponent,
+                       "acking message " + std::to_string(msg_id) + " of '"
+                           + queue
+                           + "' failed (the step runs again; orchestration "
+                             "ignores the repeated result): "
+                           + sent->acked.error().to_string());
       return true;
+    }
     core::log_warn(kComponent, "sending the result of step " + result.step_id
                                    + " failed (attempt "
                                    + std::to_string(attempt) + " of "
                                    + std::to_string(attempts)
                                    + "): " + sent.error().to_string());
     if (attempt >= attempts)
-      return false;
+      break;
     std::this_thread::sleep_for(retry_delay * attempt);
   }
-}
-
-// Sends the result, then acks the step message: the message goes only once
-// the result is durably sent. True when both happened.
-bool settle(messaging::MessagingProvider& provider,
-            const channels::StepResult& result, const std::string& queue,
-            int64_t msg_id, int attempts,
-            std::chrono::milliseconds retry_delay) {
-  if (!send_result(provider, result, attempts, retry_delay)) {
-    core::log_error(kComponent,
-                    "the result of step " + result.step_id
-                        + " was not sent; its message " + std::to_string(msg_id)
-                        + " of '" + queue
-                        + "' stays unacked and runs again after its lease");
-    return false;
-  }
-  if (auto acked = provider.ack(queue, msg_id); !acked)
-    core::log_warn(kComponent,
-                   "acking message " + std::to_string(msg_id) + " of '" + queue
-                       + "' failed (the step runs again; orchestration "
-                         "ignores the repeated result): "
-                       + acked.error().to_string());
-  return true;
+  core::log_error(kComponent,
+                  "the result of step " + result.step_id
+                      + " was not sent; its message " + std::to_string(msg_id)
+                      + " of '" + queue
+                      + "' stays unacked and runs again after its lease");
+  return false;
 }
 
 } // namespace

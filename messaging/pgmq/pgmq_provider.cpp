@@ -117,9 +117,9 @@ constexpr std::string_view kNotifyPayloadLimit = "7900";
 // $1 payload, $2 headers (NULL for none), $3 delay in ms, $4 whether the
 // payload may travel inline. Inserts the message and notifies its
 // namespace's channel in the same statement, so the notification exists
-// iff the message commits. Returns the id.
+// iff the message commits. Returns the id. {before}: CTEs run with it.
 constexpr std::string_view kSendSql = R"sql(
-WITH t AS (SELECT clock_timestamp() AS now),
+WITH {before}t AS (SELECT clock_timestamp() AS now),
 m AS (
   INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
   SELECT t.now, t.now + $3::bigint * interval '1 millisecond',
@@ -262,7 +262,7 @@ FROM pgmq.q_{queue})sql";
 
 // Returns `sql` with the placeholders filled in for `queue` (and `pick`).
 std::string expand(std::string_view sql, const std::string& queue,
-                   std::string_view pick) {
+                   std::string_view pick, std::string_view before = {}) {
   const std::pair<std::string_view, std::string> values[]
       = {{"{queue}", queue},
          {"{dlq}", config::dead_letter_queue_name(queue)},
@@ -271,6 +271,7 @@ std::string expand(std::string_view sql, const std::string& queue,
          {"{limit}", std::string{kNotifyPayloadLimit}},
          {"{columns}", std::string{kMessageColumns}},
          {"{pick}", std::string{pick}},
+         {"{before}", std::string{before}},
          {"{lazy_commit}", std::string{kLazyCommit}}};
   std::string out;
   for (std::size_t pos = 0; pos < sql.size();) {
@@ -643,6 +644,37 @@ core::Result<int64_t> PgmqProvider::send(const std::string& queue,
         return tx
             .exec_prepared1(name, message.payload, headers, delay_ms,
                             may_inline)[0]
+            .as<int64_t>();
+      });
+}
+
+core::Result<int64_t> PgmqProvider::send_and_ack(const std::string& queue,
+                                                 const OutgoingMessage& message,
+                                                 const std::string& acked_queue,
+                                                 int64_t acked_id) {
+  if (auto ok = validate(queue); !ok)
+    return ok.error();
+  if (auto ok = validate(acked_queue); !ok)
+    return ok.error();
+  const auto& options = state_->options;
+  if (auto fits = check_size(queue, message, options.max_message_size); !fits)
+    return fits.error();
+  auto headers = headers_json(message.headers);
+  auto delay_ms = std::max<int64_t>(0, message.delay.count());
+  bool may_inline = message.payload.size() < options.inline_payload_limit;
+  return state_->run<int64_t>(
+      "send_and_ack", queue, Retry::unsafe,
+      [&](PooledConnection& c, const Attempt&) -> Result<int64_t> {
+        auto name
+            = c.statement("send_and_ack_" + queue + "_" + acked_queue, [&] {
+                return expand(kSendSql, queue, {},
+                              "acked AS (DELETE FROM pgmq.q_" + acked_queue
+                                  + " WHERE msg_id = $5::bigint), ");
+              });
+        pqxx::nontransaction tx{*c.connection};
+        return tx
+            .exec_prepared1(name, message.payload, headers, delay_ms,
+                            may_inline, acked_id)[0]
             .as<int64_t>();
       });
 }

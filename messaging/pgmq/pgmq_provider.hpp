@@ -51,6 +51,12 @@ class PgmqProvider {
   // -- messages --
   core::Result<int64_t> send(const std::string& queue,
                              const OutgoingMessage& message);
+  /// Sends `message` to `queue` and deletes message `acked_id` of
+  /// `acked_queue` in one statement: both commit, or neither.
+  core::Result<int64_t> send_and_ack(const std::string& queue,
+                                     const OutgoingMessage& message,
+                                     const std::string& acked_queue,
+                                     int64_t acked_id);
   core::Result<std::vector<int64_t>>
   send_batch(const std::string& queue,
              const std::vector<OutgoingMessage>& messages);

@@ -203,6 +203,46 @@ TEST_CASE("a small message is notified inline and a large one by id") {
   CHECK(claimed->has_value());
 }
 
+TEST_CASE("a reply is sent and notified and its request acked in one "
+          "statement, or neither") {
+  Fixture f;
+  auto requests = f.queue("req");
+  auto replies = f.queue("rep", "_queue");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(replies, recorder.handler());
+  REQUIRE_MESSAGE(sub.ok(), sub.error().to_string());
+  auto request = f.provider.send(requests, json_message({{"n", 1}}));
+  REQUIRE(request.ok());
+  REQUIRE(f.provider.read_by_id(requests, *request, 30s)->has_value());
+
+  auto reply = f.provider.send_and_ack(replies, json_message({{"n", 2}}),
+                                       requests, *request);
+  REQUIRE_MESSAGE(reply.ok(), reply.error().to_string());
+  auto got = recorder.wait_for(1);
+  REQUIRE(got.size() == 1);
+  auto* notified = std::get_if<Message>(&got[0].notification);
+  REQUIRE(notified != nullptr);
+  CHECK(notified->message.id == *reply);
+  CHECK(number_of(notified->message.payload) == 2);
+  CHECK(f.provider.metrics(requests)->depth == 0);
+  CHECK(f.provider.metrics(replies)->depth == 1);
+
+  // A reply that cannot be sent leaves its request where it is.
+  auto second = f.provider.send(requests, json_message({{"n", 3}}));
+  REQUIRE(second.ok());
+  auto missing = unique_name("gone");
+  auto refused = f.provider.send_and_ack(missing, json_message({{"n", 4}}),
+                                         requests, *second);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message().find(missing) != std::string::npos);
+  CHECK(f.provider.metrics(requests)->depth == 1);
+  auto not_json
+      = f.provider.send_and_ack(replies, {"{oops", {}, {}}, requests, *second);
+  REQUIRE_FALSE(not_json.ok());
+  CHECK(f.provider.metrics(requests)->depth == 1);
+  CHECK(f.provider.metrics(replies)->depth == 1);
+}
+
 TEST_CASE("a delayed message is announced when it becomes visible") {
   Fixture f;
   auto q = f.queue("dly");

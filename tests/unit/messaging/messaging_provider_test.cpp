@@ -59,3 +59,32 @@ TEST_CASE("the message client sends by role") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code() == ErrorCode::queue_not_found);
 }
+
+TEST_CASE("a reply is sent and its request acked one after the other where "
+          "the provider has no transactions") {
+  MessagingProvider provider{InMemoryProvider{}};
+  REQUIRE(provider.ensure_queues({"requests", "replies"}).ok());
+  auto request = provider.send("requests", {"{}", {}, {}});
+  REQUIRE(request.ok());
+  REQUIRE(provider.receive("requests", 1, std::chrono::seconds{30})->size()
+          == 1);
+  auto reply = provider.send_and_ack("replies", {R"({"n":1})", {}, {}},
+                                     "requests", *request);
+  REQUIRE(reply.ok());
+  CHECK(reply->acked.ok());
+  CHECK(provider.metrics("requests")->depth == 0);
+  CHECK(provider.metrics("replies")->depth == 1);
+  // Acking a request that is gone fails the ack, not the send.
+  auto again = provider.send_and_ack("replies", {R"({"n":2})", {}, {}},
+                                     "requests", *request);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->acked.ok());
+  CHECK(provider.metrics("replies")->depth == 2);
+  // A send that fails acks nothing.
+  auto other = provider.send("requests", {"{}", {}, {}});
+  REQUIRE(other.ok());
+  CHECK_FALSE(
+      provider.send_and_ack("missing", {"{}", {}, {}}, "requests", *other)
+          .ok());
+  CHECK(provider.metrics("requests")->depth == 1);
+}
