@@ -24,9 +24,11 @@ Admission IntakeLedger::admit_unleased(const std::string& queue, int64_t id) {
   }
   if (draining_)
     return Admission::defer;
-  if (available() <= 0) {
-    note_saturation();
+  if (available() <= 0 || backlog_.contains(queue)) {
+    if (available() <= 0)
+      note_saturation();
     deferred_.insert(queue);
+    backlog_.insert(queue);
     ++stats_.deferred;
     return Admission::defer;
   }
@@ -81,6 +83,12 @@ void IntakeLedger::unreserve(int64_t units) {
     saturated_ = false;
 }
 
+void IntakeLedger::polled(const std::string& queue, int64_t granted,
+                          int64_t read) {
+  if (read < granted)
+    backlog_.erase(queue);
+}
+
 bool IntakeLedger::complete(const std::string& queue, int64_t id) {
   in_flight_ = std::max<int64_t>(in_flight_ - 1, 0);
   if (available() > 0)
@@ -115,6 +123,7 @@ std::vector<std::string> IntakeLedger::take_deferred() {
 std::vector<messaging::QueuedMessage> IntakeLedger::start_drain() {
   draining_ = true;
   deferred_.clear();
+  backlog_.clear();
   std::vector<messaging::QueuedMessage> out{
       std::make_move_iterator(parked_.begin()),
       std::make_move_iterator(parked_.end())};

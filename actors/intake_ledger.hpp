@@ -39,7 +39,10 @@ class IntakeLedger {
   explicit IntakeLedger(int64_t limit);
 
   /// A notification without a lease: `Available{queue, id}` or a `Message`
-  /// with `leased == false` (its processor claims it first).
+  /// with `leased == false` (its processor claims it first). While its
+  /// queue has a backlog (a notification was deferred and no poll has found
+  /// the queue empty since) it is deferred too, even with room: polls read
+  /// oldest first, so that new messages do not overtake waiting ones.
   Admission admit_unleased(const std::string& queue, int64_t id);
 
   /// A message pushed with a lease. `park` keeps it in the ledger.
@@ -56,6 +59,10 @@ class IntakeLedger {
 
   /// Returns the unused part of a poll's reservation.
   void unreserve(int64_t units);
+
+  /// A poll of `queue` granted `granted` and read `read` messages: fewer
+  /// means its backlog is gone.
+  void polled(const std::string& queue, int64_t granted, int64_t read);
 
   /// A routed command for message `id` of `queue` was answered. Returns
   /// true when the message was notified again meanwhile (it may have come
@@ -127,6 +134,8 @@ class IntakeLedger {
   std::unordered_map<Key, InFlight, KeyHash> messages_;
   std::deque<messaging::QueuedMessage> parked_;
   std::set<std::string> deferred_;
+  /// Queues with visible messages left unclaimed (bounded by the queues).
+  std::set<std::string> backlog_;
   channels::EventSystemStats stats_;
 };
 

@@ -128,8 +128,9 @@ class NotificationRouter : public channels::notification_router_actor::base {
       case Admission::release:
         release(queue, {*id}, ledger_.draining() ? 0 : delay_ms());
         break;
+      // Deferred behind a backlog with room left: poll the queue now.
+      case Admission::defer: after_capacity_change(); break;
       case Admission::duplicate:
-      case Admission::defer:
       case Admission::park: break;
     }
   }
@@ -139,6 +140,8 @@ class NotificationRouter : public channels::notification_router_actor::base {
     ledger_.stats().polled_messages += polled.messages.size();
     auto unused
         = polled.reserved - static_cast<int64_t>(polled.messages.size());
+    ledger_.polled(polled.queue, polled.reserved,
+                   static_cast<int64_t>(polled.messages.size()));
     std::vector<int64_t> released;
     for (auto& message : polled.messages) {
       auto id = message.id;

@@ -8,6 +8,7 @@
 #include "core/logger.hpp"
 #include "orchestration/task_state_machine.hpp"
 
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <charconv>
@@ -129,7 +130,10 @@ std::string string_field(const json& body, const char* name) {
   return i == body.end() ? std::string{} : i->get<std::string>();
 }
 
-HttpResponse create_task(OrchestrationApi api, const HttpRequest& request) {
+// The task request a POST /v1/tasks body asks for, or the response naming
+// what is wrong with it.
+std::variant<channels::TaskRequest, HttpResponse>
+task_request(const OrchestrationApi& api, const HttpRequest& request) {
   auto parsed = object_body(request);
   if (auto* response = std::get_if<HttpResponse>(&parsed))
     return *response;
@@ -168,11 +172,11 @@ HttpResponse create_task(OrchestrationApi api, const HttpRequest& request) {
                  + (task.version.empty() ? "" : " " + task.version)
                  + "' (fields 'namespace', 'name', 'version'; GET "
                    "/v1/templates lists them)");
-  auto created = ask<channels::TaskInitialized>(
-      api, channels::InitializeTask{std::move(task)});
-  if (auto* response = std::get_if<HttpResponse>(&created))
-    return *response;
-  auto& initialized = std::get<channels::TaskInitialized>(created);
+  return task;
+}
+
+HttpResponse created_response(OrchestrationApi& api,
+                              const channels::TaskInitialized& initialized) {
   auto snapshot = api.store.load(initialized.task_id);
   if (!snapshot)
     return error_response(snapshot.error());
@@ -180,6 +184,33 @@ HttpResponse create_task(OrchestrationApi api, const HttpRequest& request) {
   out["created"] = initialized.created;
   // A duplicate request answers with the task it created before.
   return HttpResponse::json(initialized.created ? 201 : 200, out);
+}
+
+// Creates the task without holding an HTTP thread while its shard works
+// through the results queued before it: a one-shot actor asks and answers
+// (detached when reading the task back blocks on the network).
+void create_task(OrchestrationApi api, const HttpRequest& request,
+                 const web::Router::Reply& reply) {
+  auto task = task_request(api, request);
+  if (auto* response = std::get_if<HttpResponse>(&task))
+    return reply(std::move(*response));
+  auto ask_and_answer = [api, reply](caf::event_based_actor* self,
+                                     channels::InitializeTask command) mutable {
+    self->request(api.processor, api.command_timeout, std::move(command))
+        .then(
+            [api, reply](channels::TaskInitialized& initialized) mutable {
+              reply(created_response(api, initialized));
+            },
+            [reply](caf::error& err) {
+              reply(error_response(err));
+            });
+  };
+  channels::InitializeTask command{
+      std::move(std::get<channels::TaskRequest>(task))};
+  if (api.store.blocks())
+    api.system->spawn<caf::detached>(ask_and_answer, std::move(command));
+  else
+    api.system->spawn(ask_and_answer, std::move(command));
 }
 
 HttpResponse
@@ -464,10 +495,6 @@ core::Result<void> add_orchestration_routes(web::Router& router,
                                             const OrchestrationApi& api) {
   using Handler = web::Router::Handler;
   std::vector<std::tuple<std::string, std::string, Handler>> routes{
-      {"POST", "/v1/tasks",
-       [api](const HttpRequest& r) {
-         return create_task(api, r);
-       }},
       {"GET", "/v1/tasks",
        [api](const HttpRequest& r) {
          return list_tasks(api, r);
@@ -498,6 +525,13 @@ core::Result<void> add_orchestration_routes(web::Router& router,
   for (auto& [method, pattern, handler] : routes)
     if (auto added = router.add(method, pattern, std::move(handler)); !added)
       return added;
+  if (auto added = router.add_deferred(
+          "POST", "/v1/tasks",
+          [api](const HttpRequest& r, web::Router::Reply reply) {
+            create_task(api, r, reply);
+          });
+      !added)
+    return added;
   if (auto added = router.add_deferred(
           "GET", "/v1/tasks/{task_id}",
           [api](const HttpRequest& r, web::Router::Reply reply) {

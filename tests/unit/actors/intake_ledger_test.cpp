@@ -42,6 +42,35 @@ TEST_CASE("the limit bounds what is in flight and reserved together") {
   CHECK(ledger.take_deferred().empty());
 }
 
+TEST_CASE("behind a deferred notification, new ones wait for the polls that "
+          "read the queue oldest first, until a poll finds it drained") {
+  IntakeLedger ledger{1};
+  CHECK(ledger.admit_unleased("q", 1) == Admission::route);
+  CHECK(ledger.admit_unleased("q", 2) == Admission::defer);
+  CHECK_FALSE(ledger.complete("q", 1));
+  // Room again, but message 2 waits in the queue: 3 must not overtake it.
+  CHECK(ledger.admit_unleased("q", 3) == Admission::defer);
+  CHECK(ledger.admit_unleased("other", 4) == Admission::route);
+  CHECK_FALSE(ledger.complete("other", 4));
+  CHECK(ledger.take_deferred() == std::vector<std::string>{"q"});
+  CHECK(ledger.reserve("q", 5) == 1);
+  CHECK(ledger.admit_polled("q", 2) == Admission::route);
+  ledger.polled("q", 1, 1); // a full poll: more may wait
+  CHECK_FALSE(ledger.complete("q", 2));
+  CHECK(ledger.admit_unleased("q", 5) == Admission::defer);
+  CHECK(ledger.reserve("q", 5) == 1);
+  CHECK(ledger.admit_polled("q", 3) == Admission::route);
+  CHECK_FALSE(ledger.complete("q", 3));
+  CHECK(ledger.reserve("q", 5) == 1);
+  CHECK(ledger.admit_polled("q", 5) == Admission::route);
+  ledger.polled("q", 1, 1);
+  CHECK_FALSE(ledger.complete("q", 5));
+  CHECK(ledger.reserve("q", 5) == 1);
+  ledger.unreserve(1);
+  ledger.polled("q", 1, 0); // drained
+  CHECK(ledger.admit_unleased("q", 6) == Admission::route);
+}
+
 TEST_CASE("an unleased copy of a message in flight is a duplicate") {
   IntakeLedger ledger{10};
   CHECK(ledger.admit_unleased("q", 7) == Admission::route);
