@@ -65,6 +65,10 @@ struct ChangeSet {
   std::vector<StepChange> steps;
   /// Sent only if the change set commits (same transaction, or outbox).
   std::vector<OutboundMessage> messages;
+  /// A message of the step results queue the change answers: a store that
+  /// owns the queues deletes it with the change, if the change is written
+  /// (the caller acks it otherwise).
+  std::optional<int64_t> consumed_result;
   /// Creates a dead-letter entry with the task's snapshot before the change.
   std::optional<DeadLetterDraft> dead_letter;
   /// The node making the change, recorded in the history.

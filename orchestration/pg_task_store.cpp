@@ -301,8 +301,20 @@ constexpr std::string_view kOutboxMessages
       "bigint, at bigint) WHERE r.task_id IN (SELECT id FROM task_rows) "
       "RETURNING 1)";
 
+// Step results answered by the changes written ($6: task_id, msg_id).
+const std::string kConsumeResults
+    = "consumed AS (DELETE FROM pgmq.q_"
+      + std::string{config::kStepResultsQueue}
+      + " WHERE msg_id IN (SELECT r.msg_id FROM jsonb_to_recordset($6::jsonb) "
+        "AS r(task_id uuid, msg_id bigint) WHERE r.task_id IN (SELECT id FROM "
+        "task_rows)) RETURNING 1)";
+// Without PGMQ the results queue is not the store's to delete from.
+constexpr std::string_view kConsumeNothing
+    = "consumed AS (SELECT 1 FROM jsonb_array_elements($6::jsonb) LIMIT 0)";
+
 // $1 task rows, $2 step rows, $3 transitions, $4 dead-letter entries, $5
-// messages (JSON arrays): everything one or more change sets write. A task
+// messages, $6 step results answered (JSON arrays): everything one or more
+// change sets write. A task
 // row with `expected` is written only if the stored revision is that one;
 // nothing else of a task whose row was not written is. Returns the ids of
 // the tasks written. The task rows are found through `id = ANY(...)`: a
@@ -337,7 +349,8 @@ std::string write_sql(bool send_with_pgmq) {
            "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
            "text, reason text, snapshot jsonb, notes text, at bigint) "
            "WHERE r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
-         + std::string{send_with_pgmq ? kSendMessages : kOutboxMessages}
+         + std::string{send_with_pgmq ? kSendMessages : kOutboxMessages} + ", "
+         + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
          + " SELECT t.id::text FROM task_rows t, (SELECT count(*) FROM "
            "messages) m";
 }
@@ -591,6 +604,8 @@ struct Writes {
   json transitions = json::array();
   json dead_letters = json::array();
   json messages = json::array();
+  /// Step results answered, deleted with their task's change.
+  json consumed = json::array();
   /// The queues the messages go to, for error messages.
   std::set<std::string> queues;
   /// Tasks written without being locked and read first: the revision their
@@ -599,7 +614,7 @@ struct Writes {
 
   bool empty() const {
     return tasks.empty() && steps.empty() && transitions.empty()
-           && dead_letters.empty() && messages.empty();
+           && dead_letters.empty() && messages.empty() && consumed.empty();
   }
 
   void merge(Writes&& other) {
@@ -614,6 +629,7 @@ struct Writes {
     append(transitions, other.transitions);
     append(dead_letters, other.dead_letters);
     append(messages, other.messages);
+    append(consumed, other.consumed);
     queues.merge(other.queues);
   }
 
@@ -708,6 +724,9 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
     writes.messages.push_back(std::move(row));
     writes.queues.insert(outbound.queue);
   }
+  if (change.consumed_result && send_with_pgmq)
+    writes.consumed.push_back(
+        {{"task_id", change.task_id}, {"msg_id", *change.consumed_result}});
   // Every change moves the revision, so the task row is always written.
   const auto& before = loaded.snapshot.task;
   const auto& task = out.after.task;
@@ -806,7 +825,8 @@ struct PgTaskStore::State {
     auto rows = tx.exec_prepared(
         c.statement("write", write_statement), writes.task_rows().dump(),
         writes.step_rows().dump(), writes.transitions.dump(),
-        writes.dead_letters.dump(), writes.messages.dump());
+        writes.dead_letters.dump(), writes.messages.dump(),
+        writes.consumed.dump());
     std::set<std::string> written;
     for (const auto& row : rows)
       written.insert(row[0].as<std::string>());
@@ -878,10 +898,30 @@ struct PgTaskStore::State {
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (ids.empty() && !alone) {
+      // Nothing to lock: one statement, committed on its own.
+      pqxx::nontransaction tx{*c.connection, "apply"};
+      return decide_and_write(c, tx, nullptr, changes, loaded, guards);
+    }
     pqxx::work tx{*c.connection, "apply"};
     if (!ids.empty())
       loaded.merge(read_snapshots(tx.exec_prepared(
           c.statement("lock_tasks", lock_sql()), plain_array(ids))));
+    auto results = decide_and_write(c, tx, alone ? &tx : nullptr, changes,
+                                    loaded, guards);
+    tx.commit();
+    return results;
+  }
+
+  /// Works each change set out against `loaded` and writes them: all in
+  /// one statement, or each under its own savepoint of `savepoints`.
+  /// Guarded tasks whose revision moved on are written nothing.
+  std::vector<Result<TaskSnapshot>>
+  decide_and_write(PooledConnection& c, pqxx::transaction_base& tx,
+                   pqxx::work* savepoints, std::span<const ChangeSet> changes,
+                   std::map<std::string, LoadedTask>& loaded,
+                   std::map<std::string, int64_t>& guards) {
+    const bool alone = savepoints != nullptr;
     std::vector<Result<TaskSnapshot>> results;
     std::vector<const std::string*> task_of;
     std::set<std::string> moved_on;
@@ -914,7 +954,8 @@ struct PgTaskStore::State {
         auto guard = guards.find(change.task_id);
         if (guard != guards.end())
           planned->writes.guards.insert(*guard);
-        auto written = write_alone(c, tx, planned->writes, change.task_id);
+        auto written
+            = write_alone(c, *savepoints, planned->writes, change.task_id);
         if (!written) {
           results.emplace_back(written.error());
           continue;
@@ -940,7 +981,6 @@ struct PgTaskStore::State {
             && !written.contains(*task_of[i]))
           results[i] = stale(*task_of[i]);
     }
-    tx.commit();
     return results;
   }
 };
@@ -968,6 +1008,15 @@ core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
     if (auto pgmq = messaging::install_or_verify_pgmq_schema(*connection);
         !pgmq)
       return at_endpoint(pgmq.error());
+    // Changes delete the step results they answer from it.
+    try {
+      pqxx::nontransaction tx{*connection};
+      tx.exec_params("SELECT pgmq.create($1)",
+                     std::string{config::kStepResultsQueue});
+    } catch (...) {
+      return at_endpoint(current_task_store_error(
+          "creating the step results queue", config::kStepResultsQueue));
+    }
   }
   core::log_info(kComponent,
                  "connected to PostgreSQL at " + endpoint + " (messages "

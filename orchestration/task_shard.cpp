@@ -2,6 +2,7 @@
 
 #include "channels/error_category.hpp"
 #include "channels/message_json.hpp"
+#include "config/queue_names.hpp"
 #include "core/logger.hpp"
 #include "orchestration/change_applier.hpp"
 #include "orchestration/task_factory.hpp"
@@ -278,6 +279,8 @@ void TaskShard::flush() {
     /// finds stale is stale.
     bool read = false;
   };
+  // Where the store owns the queues, a written change deletes its result.
+  const bool outbox = store_.sends_with_outbox();
   std::map<std::string, Decided> snapshots;
   std::vector<ChangeSet> changes;
   std::vector<std::size_t> change_of(batch.size(), SIZE_MAX);
@@ -327,6 +330,9 @@ void TaskShard::flush() {
     // The first change of the task in this batch carries what it was
     // decided on; the store works the next ones out after it.
     change->basis = std::exchange(known->second.basis, nullptr);
+    if (batch[i].ack && batch[i].ack->first == config::kStepResultsQueue
+        && !outbox)
+      change->consumed_result = batch[i].ack->second;
     known->second.snapshot = std::move(after->after);
     change_of[i] = changes.size();
     changes.push_back(std::move(*change));
@@ -383,7 +389,10 @@ void TaskShard::flush() {
       continue;
     }
     ++stats_.step_results_processed;
-    if (batch[i].ack)
+    // The write deleted the results it answered.
+    bool consumed = change_of[i] != SIZE_MAX && applied[change_of[i]]
+                    && changes[change_of[i]].consumed_result;
+    if (batch[i].ack && !consumed)
       acks[batch[i].ack->first].push_back(batch[i].ack->second);
     batch[i].promise.deliver(replies[i]);
   }

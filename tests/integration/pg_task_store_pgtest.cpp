@@ -4,6 +4,7 @@
 // savepoint fallback of a batch, and connection errors.
 #include <doctest/doctest.h>
 
+#include "config/queue_names.hpp"
 #include "messaging/pgmq/pgmq_provider.hpp"
 #include "orchestration/change_applier.hpp"
 #include "orchestration/pg_task_schema.hpp"
@@ -337,21 +338,43 @@ TEST_CASE("a change bringing its basis is written without a read, guarded "
     REQUIRE(metrics.ok());
     return metrics->depth;
   };
+  // Results the changes answer, deleted with them when written.
+  const std::string results{tasker::config::kStepResultsQueue};
+  REQUIRE(queue.provider.ensure_queues({results}).ok());
+  auto result_message = [&] {
+    auto id = queue.provider.send(results, {"{}", {}, {}});
+    REQUIRE(id.ok());
+    return *id;
+  };
+  auto waiting_results = [&](std::initializer_list<int64_t> ids) {
+    for (auto id : ids)
+      if (!queue.provider.read_by_id(results, id, 1s)->has_value())
+        return false;
+    return true;
+  };
   auto created = create(store, queue.ns, 1);
   const auto& id = created.snapshot.task.id;
   auto now = Clock::now();
-  auto first = store.apply(
-      on_basis(enqueue_change(created.snapshot, "a", now), created.snapshot));
+  auto answered = result_message();
+  auto first_change
+      = on_basis(enqueue_change(created.snapshot, "a", now), created.snapshot);
+  first_change.consumed_result = answered;
+  auto first = store.apply(first_change);
   REQUIRE_MESSAGE(first.ok(), first.error().to_string());
+  CHECK_FALSE(waiting_results({answered}));
   CHECK(first->task.revision == created.snapshot.task.revision + 1);
   CHECK(store.load(id)->find_step("a")->state == StepState::enqueued);
   CHECK(depth() == 1);
   const auto history = store.history(id)->size();
 
   // Decided on the task before `first`: nothing of it is written.
-  auto behind = store.apply(
-      on_basis(enqueue_change(created.snapshot, "b", now), created.snapshot));
+  auto unanswered = result_message();
+  auto behind_change
+      = on_basis(enqueue_change(created.snapshot, "b", now), created.snapshot);
+  behind_change.consumed_result = unanswered;
+  auto behind = store.apply(behind_change);
   REQUIRE_FALSE(behind.ok());
+  CHECK(waiting_results({unanswered}));
   CHECK(behind.error().code() == ErrorCode::stale_transition);
   CHECK(store.load(id)->find_step("b")->state == StepState::pending);
   CHECK(store.history(id)->size() == history);
