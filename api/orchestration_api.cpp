@@ -525,20 +525,20 @@ core::Result<void> add_orchestration_routes(web::Router& router,
   for (auto& [method, pattern, handler] : routes)
     if (auto added = router.add(method, pattern, std::move(handler)); !added)
       return added;
-  if (auto added = router.add_deferred(
-          "POST", "/v1/tasks",
-          [api](const HttpRequest& r, web::Router::Reply reply) {
-            create_task(api, r, reply);
-          });
-      !added)
-    return added;
-  if (auto added = router.add_deferred(
-          "GET", "/v1/tasks/{task_id}",
-          [api](const HttpRequest& r, web::Router::Reply reply) {
-            get_task(api, r, reply);
-          });
-      !added)
-    return added;
+  using Deferred = web::Router::DeferredHandler;
+  std::vector<std::tuple<std::string, std::string, Deferred>> deferred{
+      {"POST", "/v1/tasks",
+       [api](const HttpRequest& r, web::Router::Reply reply) {
+         create_task(api, r, reply);
+       }},
+      {"GET", "/v1/tasks/{task_id}",
+       [api](const HttpRequest& r, web::Router::Reply reply) {
+         get_task(api, r, reply);
+       }}};
+  for (auto& [method, pattern, handler] : deferred)
+    if (auto added = router.add_deferred(method, pattern, std::move(handler));
+        !added)
+      return added;
   return add_health_routes(
       router,
       [api] {

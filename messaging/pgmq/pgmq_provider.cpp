@@ -628,33 +628,23 @@ PgmqProvider::verify_queues(const std::vector<std::string>& queues) {
 
 core::Result<int64_t> PgmqProvider::send(const std::string& queue,
                                          const OutgoingMessage& message) {
-  if (auto ok = validate(queue); !ok)
-    return ok.error();
-  const auto& options = state_->options;
-  if (auto fits = check_size(queue, message, options.max_message_size); !fits)
-    return fits.error();
-  auto headers = headers_json(message.headers);
-  auto delay_ms = std::max<int64_t>(0, message.delay.count());
-  bool may_inline = message.payload.size() < options.inline_payload_limit;
-  return state_->run<int64_t>(
-      "send", queue, Retry::unsafe,
-      [&](PooledConnection& c, const Attempt&) -> Result<int64_t> {
-        auto name = queue_statement(c, "send", queue, kSendSql);
-        pqxx::nontransaction tx{*c.connection};
-        return tx
-            .exec_prepared1(name, message.payload, headers, delay_ms,
-                            may_inline)[0]
-            .as<int64_t>();
-      });
+  return send_one(queue, message, nullptr, 0);
 }
 
 core::Result<int64_t> PgmqProvider::send_and_ack(const std::string& queue,
                                                  const OutgoingMessage& message,
                                                  const std::string& acked_queue,
                                                  int64_t acked_id) {
-  if (auto ok = validate(queue); !ok)
-    return ok.error();
   if (auto ok = validate(acked_queue); !ok)
+    return ok.error();
+  return send_one(queue, message, &acked_queue, acked_id);
+}
+
+core::Result<int64_t> PgmqProvider::send_one(const std::string& queue,
+                                             const OutgoingMessage& message,
+                                             const std::string* acked_queue,
+                                             int64_t acked_id) {
+  if (auto ok = validate(queue); !ok)
     return ok.error();
   const auto& options = state_->options;
   if (auto fits = check_size(queue, message, options.max_message_size); !fits)
@@ -663,15 +653,20 @@ core::Result<int64_t> PgmqProvider::send_and_ack(const std::string& queue,
   auto delay_ms = std::max<int64_t>(0, message.delay.count());
   bool may_inline = message.payload.size() < options.inline_payload_limit;
   return state_->run<int64_t>(
-      "send_and_ack", queue, Retry::unsafe,
+      acked_queue ? "send_and_ack" : "send", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<int64_t> {
+        pqxx::nontransaction tx{*c.connection};
+        if (!acked_queue)
+          return tx
+              .exec_prepared1(queue_statement(c, "send", queue, kSendSql),
+                              message.payload, headers, delay_ms, may_inline)[0]
+              .as<int64_t>();
         auto name
-            = c.statement("send_and_ack_" + queue + "_" + acked_queue, [&] {
+            = c.statement("send_and_ack_" + queue + "_" + *acked_queue, [&] {
                 return expand(kSendSql, queue, {},
-                              "acked AS (DELETE FROM pgmq.q_" + acked_queue
+                              "acked AS (DELETE FROM pgmq.q_" + *acked_queue
                                   + " WHERE msg_id = $5::bigint), ");
               });
-        pqxx::nontransaction tx{*c.connection};
         return tx
             .exec_prepared1(name, message.payload, headers, delay_ms,
                             may_inline, acked_id)[0]

@@ -94,6 +94,12 @@ class PgmqProvider {
  private:
   explicit PgmqProvider(std::shared_ptr<State> state);
 
+  /// `send`, or `send_and_ack` when `acked_queue` is set.
+  core::Result<int64_t> send_one(const std::string& queue,
+                                 const OutgoingMessage& message,
+                                 const std::string* acked_queue,
+                                 int64_t acked_id);
+
   std::shared_ptr<State> state_;
 };
 
