@@ -270,8 +270,8 @@ void TaskShard::flush() {
     flush_scheduled_ = true;
     send(this, channels::FlushResults{});
   }
-  // Decide every result on the task as the results before it leave it.
-  // The task as the batch's changes leave it; `basis` while unchanged.
+  // Every result is decided on its task as the results before it in the
+  // batch leave it: `snapshot`, with `basis` while unchanged.
   struct Decided {
     TaskSnapshot snapshot;
     std::shared_ptr<const TaskSnapshot> basis;

@@ -12,8 +12,10 @@ using tasker::messaging::QueuedMessage;
 namespace {
 
 QueuedMessage leased(int64_t id) {
+  // From a named string: GCC 12 warns falsely (-Wrestrict) on the literal.
+  const std::string queue = "q";
   QueuedMessage m;
-  m.queue = "q";
+  m.queue = queue;
   m.id = id;
   m.leased = true;
   return m;
