@@ -4,12 +4,8 @@
 // one all-in-one process (in memory). Prints P50/P95/P99 per workflow and
 // provider, each the median over --runs runs.
 
-#include "bench/bench_environment.hpp"
-#include "bench/command_line.hpp"
-#include "bench/node_cluster.hpp"
+#include "bench/node_setup.hpp"
 #include "bench/task_driver.hpp"
-
-#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -33,18 +29,12 @@ const std::vector<Workflow> kWorkflows{
 };
 
 struct Options {
-  std::vector<std::string> providers;
+  NodeSetup nodes;
   std::vector<std::string> workflows{"linear-4", "diamond-4", "dag-7",
                                      "tree-8"};
-  std::string database_url
-      = env_or_empty({"DATABASE_URL", "TASKER_TEST_DATABASE_URL"});
-  std::string rabbitmq_url
-      = env_or_empty({"RABBITMQ_URL", "TASKER_TEST_RABBITMQ_URL"});
   int64_t tasks = 200;
   int64_t warmup = 20;
   int64_t runs = 3;
-  std::string apps_dir = TASKER_APPS_DIR;
-  std::string templates = TASKER_SOURCE_DIR "/examples/templates";
 };
 
 void usage() {
@@ -52,11 +42,8 @@ void usage() {
               "[--workflows linear-4,diamond-4,dag-7,tree-8]\n"
               "                   [--tasks N] [--warmup N] [--runs N] "
               "[--database-url URL] [--rabbitmq-url URL]\n"
-              "                   [--apps-dir DIR] [--templates DIR]\n"
-              "Default providers: in-memory, plus pgmq with a database URL "
-              "(DATABASE_URL or TASKER_TEST_DATABASE_URL)\n"
-              "and rabbitmq with a broker URL too (RABBITMQ_URL or "
-              "TASKER_TEST_RABBITMQ_URL).\n");
+              "                   [--apps-dir DIR] [--templates DIR]\n%s",
+              NodeSetup::kUsage);
 }
 
 const Workflow& workflow_named(const std::string& label) {
@@ -100,13 +87,11 @@ Percentiles measure(const std::string& address, const Workflow& workflow,
 int main(int argc, char** argv) {
   Options o;
   CommandLine args{argc, argv};
-  bool providers_given = false;
   try {
     while (args.next()) {
       const auto& arg = args.arg();
-      if (arg == "--providers") {
-        o.providers = split_list(args.value());
-        providers_given = true;
+      if (o.nodes.take(args)) {
+        continue;
       } else if (arg == "--workflows") {
         o.workflows = split_list(args.value());
       } else if (arg == "--tasks") {
@@ -115,14 +100,6 @@ int main(int argc, char** argv) {
         o.warmup = args.number();
       } else if (arg == "--runs") {
         o.runs = args.number();
-      } else if (arg == "--database-url") {
-        o.database_url = args.value();
-      } else if (arg == "--rabbitmq-url") {
-        o.rabbitmq_url = args.value();
-      } else if (arg == "--apps-dir") {
-        o.apps_dir = args.value();
-      } else if (arg == "--templates") {
-        o.templates = args.value();
       } else if (arg == "--help" || arg == "-h") {
         usage();
         return 0;
@@ -140,8 +117,7 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  if (!providers_given)
-    o.providers = default_providers(o.database_url, o.rabbitmq_url);
+  o.nodes.settle();
 
   std::printf("e2e_latency: %s\n", args.text().c_str());
   std::printf("machine: %s\n", machine_description().c_str());
@@ -153,35 +129,25 @@ int main(int argc, char** argv) {
               static_cast<long long>(o.runs));
   int failures = 0;
   uint64_t serial = 0;
-  std::string run_id
-      = std::to_string(::getpid()) + "-"
-        + std::to_string(
-            std::chrono::system_clock::now().time_since_epoch().count());
-  for (const auto& provider : o.providers) {
-    std::printf(
-        "\nprovider %s (%s)\n", provider.c_str(),
-        servers_description(provider, o.database_url, o.rabbitmq_url).c_str());
+  for (const auto& provider : o.nodes.providers) {
+    std::printf("\nprovider %s (%s)\n", provider.c_str(),
+                servers_description(provider, o.nodes.database_url,
+                                    o.nodes.rabbitmq_url)
+                    .c_str());
     std::printf("%-10s %5s %9s %9s %9s %9s %11s\n", "workflow", "steps",
                 "p50 ms", "p95 ms", "p99 ms", "max ms", "p50/step");
     std::map<std::string, std::vector<Percentiles>> runs;
     try {
       for (int64_t run = 0; run < o.runs; ++run) {
-        ClusterOptions cluster_options{provider,
-                                       o.database_url,
-                                       o.rabbitmq_url,
-                                       o.apps_dir,
-                                       o.templates,
-                                       std::filesystem::temp_directory_path()
-                                           / ("tasker-e2e-latency-" + run_id)
-                                           / provider / std::to_string(run),
-                                       {}};
-        NodeCluster cluster{cluster_options};
+        NodeCluster cluster{
+            o.nodes.cluster(provider, "e2e-latency", std::to_string(run))};
         for (const auto& label : o.workflows) {
           const auto& workflow = workflow_named(label);
           if (o.warmup > 0)
-            measure(cluster.address(), workflow, o.warmup, serial, run_id);
-          runs[label].push_back(
-              measure(cluster.address(), workflow, o.tasks, serial, run_id));
+            measure(cluster.address(), workflow, o.warmup, serial,
+                    o.nodes.run_id);
+          runs[label].push_back(measure(cluster.address(), workflow, o.tasks,
+                                        serial, o.nodes.run_id));
         }
       }
     } catch (const std::exception& e) {

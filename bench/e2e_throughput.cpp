@@ -5,12 +5,8 @@
 // steps/s and tasks/s per N, the database statements and commits per step
 // (pg_stat_statements and pg_stat_database), and the nodes' memory.
 
-#include "bench/bench_environment.hpp"
-#include "bench/command_line.hpp"
-#include "bench/node_cluster.hpp"
+#include "bench/node_setup.hpp"
 #include "bench/task_driver.hpp"
-
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -24,16 +20,10 @@ using namespace tasker::bench;
 constexpr int kSteps = 4;
 
 struct Options {
-  std::vector<std::string> providers;
+  NodeSetup nodes;
   std::vector<int64_t> in_flight{1, 10, 100, 1000};
   int64_t seconds = 30;
   int64_t warmup_seconds = 3;
-  std::string database_url
-      = env_or_empty({"DATABASE_URL", "TASKER_TEST_DATABASE_URL"});
-  std::string rabbitmq_url
-      = env_or_empty({"RABBITMQ_URL", "TASKER_TEST_RABBITMQ_URL"});
-  std::string apps_dir = TASKER_APPS_DIR;
-  std::string templates = TASKER_SOURCE_DIR "/examples/templates";
 };
 
 void usage() {
@@ -41,11 +31,8 @@ void usage() {
               "[--in-flight 1,10,100,1000]\n"
               "                      [--seconds N] [--warmup-seconds N] "
               "[--database-url URL] [--rabbitmq-url URL]\n"
-              "                      [--apps-dir DIR] [--templates DIR]\n"
-              "Default providers: in-memory, plus pgmq with a database URL "
-              "(DATABASE_URL or TASKER_TEST_DATABASE_URL)\n"
-              "and rabbitmq with a broker URL too (RABBITMQ_URL or "
-              "TASKER_TEST_RABBITMQ_URL).\n");
+              "                      [--apps-dir DIR] [--templates DIR]\n%s",
+              NodeSetup::kUsage);
 }
 
 /// Database work so far: statements (pg_stat_statements, when loaded) and
@@ -101,13 +88,11 @@ std::string body_for(uint64_t n, const std::string& run) {
 int main(int argc, char** argv) {
   Options o;
   CommandLine args{argc, argv};
-  bool providers_given = false;
   try {
     while (args.next()) {
       const auto& arg = args.arg();
-      if (arg == "--providers") {
-        o.providers = split_list(args.value());
-        providers_given = true;
+      if (o.nodes.take(args)) {
+        continue;
       } else if (arg == "--in-flight") {
         o.in_flight.clear();
         for (const auto& item : split_list(args.value())) {
@@ -121,14 +106,6 @@ int main(int argc, char** argv) {
         o.seconds = args.number();
       } else if (arg == "--warmup-seconds") {
         o.warmup_seconds = args.number();
-      } else if (arg == "--database-url") {
-        o.database_url = args.value();
-      } else if (arg == "--rabbitmq-url") {
-        o.rabbitmq_url = args.value();
-      } else if (arg == "--apps-dir") {
-        o.apps_dir = args.value();
-      } else if (arg == "--templates") {
-        o.templates = args.value();
       } else if (arg == "--help" || arg == "-h") {
         usage();
         return 0;
@@ -144,8 +121,7 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  if (!providers_given)
-    o.providers = default_providers(o.database_url, o.rabbitmq_url);
+  o.nodes.settle();
 
   std::printf("e2e_throughput: %s\n", args.text().c_str());
   std::printf("machine: %s\n", machine_description().c_str());
@@ -155,29 +131,18 @@ int main(int argc, char** argv) {
               "after %lld s of warm-up per N\n",
               static_cast<long long>(o.seconds),
               static_cast<long long>(o.warmup_seconds));
-  std::string run_id
-      = std::to_string(::getpid()) + "-"
-        + std::to_string(
-            std::chrono::system_clock::now().time_since_epoch().count());
   int failures = 0;
   uint64_t serial = 0;
-  for (const auto& provider : o.providers) {
+  for (const auto& provider : o.nodes.providers) {
     bool database = provider != "in-memory";
-    std::printf(
-        "\nprovider %s (%s)\n", provider.c_str(),
-        servers_description(provider, o.database_url, o.rabbitmq_url).c_str());
+    std::printf("\nprovider %s (%s)\n", provider.c_str(),
+                servers_description(provider, o.nodes.database_url,
+                                    o.nodes.rabbitmq_url)
+                    .c_str());
     try {
       if (database)
-        ensure_statement_counting(o.database_url);
-      NodeCluster cluster{
-          ClusterOptions{provider,
-                         o.database_url,
-                         o.rabbitmq_url,
-                         o.apps_dir,
-                         o.templates,
-                         std::filesystem::temp_directory_path()
-                             / ("tasker-e2e-throughput-" + run_id) / provider,
-                         {}}};
+        ensure_statement_counting(o.nodes.database_url);
+      NodeCluster cluster{o.nodes.cluster(provider, "e2e-throughput", {})};
       if (auto* worker = cluster.worker())
         std::printf("idle worker: %.1f MiB resident; idle server: %.1f MiB\n",
                     worker->rss_mib(), cluster.server().rss_mib());
@@ -195,13 +160,14 @@ int main(int argc, char** argv) {
           options.deadline = std::chrono::steady_clock::now()
                              + std::chrono::seconds{seconds};
           options.body = [&](uint64_t) {
-            return body_for(serial++, run_id);
+            return body_for(serial++, o.nodes.run_id);
           };
           return TaskDriver{options}.run();
         };
         if (o.warmup_seconds > 0)
           drive(o.warmup_seconds);
-        auto before = database ? read_counters(o.database_url) : std::nullopt;
+        auto before
+            = database ? read_counters(o.nodes.database_url) : std::nullopt;
         // Sampled while the load runs: the server's memory at N in flight.
         double server_mib = 0;
         std::atomic<bool> sampling{true};
@@ -214,7 +180,8 @@ int main(int argc, char** argv) {
         auto result = drive(o.seconds);
         sampling = false;
         sampler.join();
-        auto after = database ? read_counters(o.database_url) : std::nullopt;
+        auto after
+            = database ? read_counters(o.nodes.database_url) : std::nullopt;
         if (result.not_complete != 0)
           throw std::runtime_error(std::to_string(result.not_complete)
                                    + " task(s) did not complete");
