@@ -13,12 +13,18 @@ namespace {
 // one notification, given the commands of the queue's role.
 template <class Route, class FromMessage, class FromEvent>
 Route dual(messaging::MessageNotification& n) {
-  if (auto message = std::get_if<messaging::Message>(&n))
-    return FromMessage{std::move(message->message)};
+  if (auto message = std::get_if<messaging::Message>(&n)) {
+    FromMessage command;
+    command.message = std::move(message->message);
+    return command;
+  }
   auto& available = std::get<messaging::Available>(n);
   if (!available.msg_id)
     return channels::PollRequested{std::move(available.queue)};
-  return FromEvent{std::move(available.queue), *available.msg_id};
+  FromEvent command;
+  command.queue = std::move(available.queue);
+  command.msg_id = *available.msg_id;
+  return command;
 }
 
 template <class Route>

@@ -30,6 +30,10 @@ struct TaskRequest {
   std::string initiator;
   std::string source_system;
   std::string reason;
+  /// The new task's id, drawn by the orchestration processor so that the
+  /// shard owning that id creates the task (and remembers it); empty: the
+  /// store draws one. Never read from clients.
+  std::string task_id;
 
   friend bool operator==(const TaskRequest&, const TaskRequest&) = default;
 };
@@ -39,7 +43,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskRequest& x) {
   return f(caf::meta::type_name("TaskRequest"), x.namespace_name, x.name,
            x.version, x.context_json, x.idempotency_key, x.priority,
-           x.initiator, x.source_system, x.reason);
+           x.initiator, x.source_system, x.reason, x.task_id);
 }
 
 /// The outcome of one step attempt, as a worker reports it.
@@ -93,19 +97,24 @@ typename Inspector::result_type inspect(Inspector& f, InitializeTask& x) {
 /// Create a task from a queued task request message.
 struct InitializeTaskFromMessage {
   messaging::QueuedMessage message;
+  /// As `TaskRequest::task_id`.
+  std::string task_id;
 };
 
 /// Inspects an `InitializeTaskFromMessage`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         InitializeTaskFromMessage& x) {
-  return f(caf::meta::type_name("InitializeTaskFromMessage"), x.message);
+  return f(caf::meta::type_name("InitializeTaskFromMessage"), x.message,
+           x.task_id);
 }
 
 /// Fetch task request `msg_id` from `queue`, then create the task.
 struct InitializeTaskFromMessageEvent {
   std::string queue;
   int64_t msg_id = 0;
+  /// As `TaskRequest::task_id`.
+  std::string task_id;
 
   friend bool operator==(const InitializeTaskFromMessageEvent&,
                          const InitializeTaskFromMessageEvent&)
@@ -117,7 +126,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         InitializeTaskFromMessageEvent& x) {
   return f(caf::meta::type_name("InitializeTaskFromMessageEvent"), x.queue,
-           x.msg_id);
+           x.msg_id, x.task_id);
 }
 
 /// Reply to the three task initialization commands.
@@ -125,6 +134,10 @@ struct TaskInitialized {
   std::string task_id;
   /// False when the idempotency key matched an existing task.
   bool created = false;
+  /// The created task as it stands once started, in its JSON form (as
+  /// `GET /v1/tasks/{id}` shows it), so that no one reads it back; empty
+  /// when nothing was created.
+  std::string task_json;
 
   friend bool operator==(const TaskInitialized&, const TaskInitialized&)
       = default;
@@ -133,7 +146,8 @@ struct TaskInitialized {
 /// Inspects a `TaskInitialized`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskInitialized& x) {
-  return f(caf::meta::type_name("TaskInitialized"), x.task_id, x.created);
+  return f(caf::meta::type_name("TaskInitialized"), x.task_id, x.created,
+           x.task_json);
 }
 
 // -- step results -------------------------------------------------------------

@@ -12,6 +12,7 @@ namespace tasker::orchestration {
 
 struct InMemoryTaskStore::State {
   std::mutex mutex;
+  std::size_t loads = 0;
   std::unordered_map<std::string, TaskSnapshot> tasks;
   /// Task ids in creation order.
   std::vector<std::string> order;
@@ -87,11 +88,17 @@ InMemoryTaskStore::create_task(const NewTask& request) {
 
 core::Result<TaskSnapshot> InMemoryTaskStore::load(const std::string& task_id) {
   std::lock_guard<std::mutex> guard{state_->mutex};
+  ++state_->loads;
   auto i = state_->tasks.find(task_id);
   if (i == state_->tasks.end())
     return core::Error{core::ErrorCode::not_found,
                        "task " + task_id + " does not exist"};
   return i->second;
+}
+
+std::size_t InMemoryTaskStore::loads() const {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  return state_->loads;
 }
 
 core::Result<TaskSnapshot> InMemoryTaskStore::apply(const ChangeSet& change) {

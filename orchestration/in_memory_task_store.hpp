@@ -2,6 +2,7 @@
 
 #include "orchestration/task_store.hpp"
 
+#include <cstddef>
 #include <memory>
 
 namespace tasker::orchestration {
@@ -16,6 +17,9 @@ class InMemoryTaskStore {
 
   core::Result<CreatedTask> create_task(const NewTask& request);
   core::Result<TaskSnapshot> load(const std::string& task_id);
+  /// How many times `load` ran: deciding a result the shard remembers the
+  /// task of reads nothing, which tests check.
+  std::size_t loads() const;
   core::Result<TaskSnapshot> apply(const ChangeSet& change);
   std::vector<core::Result<TaskSnapshot>>
   apply_batch(const std::vector<ChangeSet>& changes);

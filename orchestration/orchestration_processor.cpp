@@ -1,6 +1,7 @@
 #include "orchestration/orchestration_processor.hpp"
 
 #include "actors/event_system.hpp"
+#include "orchestration/uuid_v7.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -43,13 +44,16 @@ OrchestrationProcessor::behavior_type OrchestrationProcessor::make_behavior() {
   }
   return {
       [this](InitializeTask& command) {
-        return delegate(next_shard(), std::move(command));
+        const auto& shard = creator_of(command.request.task_id);
+        return delegate(shard, std::move(command));
       },
       [this](InitializeTaskFromMessage& command) {
-        return delegate(next_shard(), std::move(command));
+        const auto& shard = creator_of(command.task_id);
+        return delegate(shard, std::move(command));
       },
       [this](InitializeTaskFromMessageEvent& command) {
-        return delegate(next_shard(), std::move(command));
+        const auto& shard = creator_of(command.task_id);
+        return delegate(shard, std::move(command));
       },
       [this](ProcessStepResult& command) {
         return delegate(
@@ -118,6 +122,13 @@ OrchestrationProcessor::owner_of(const messaging::QueuedMessage& message) {
       return shards_[shard_of(task_id->get<std::string>(), shards_.size())];
   }
   return next_shard();
+}
+
+const channels::orchestration_shard_actor&
+OrchestrationProcessor::creator_of(std::string& task_id) {
+  if (task_id.empty())
+    task_id = new_uuid_v7(options_.shard.now());
+  return shards_[shard_of(task_id, shards_.size())];
 }
 
 const channels::orchestration_shard_actor&

@@ -24,8 +24,9 @@ struct OrchestrationProcessorOptions {
 
 /// The orchestration command processor the event system feeds: it routes
 /// each command to the shard owning its task (step results and
-/// finalizations by the task id in the message; task requests and
-/// signal-only events to any shard, which reads them and hands them on)
+/// finalizations by the task id in the message; task requests to the
+/// shard owning the id it draws for the new task; signal-only events to
+/// any shard, which reads them and hands them on)
 /// and answers with the shard's reply. It starts the shards and the outbox
 /// relay, linked to itself; they run detached when the store or the
 /// provider blocks on the network.
@@ -50,6 +51,9 @@ class OrchestrationProcessor
   /// message does not name one (it will dead-letter it).
   const channels::orchestration_shard_actor&
   owner_of(const messaging::QueuedMessage& message);
+  /// The shard owning `task_id`, which it draws when empty: a new task is
+  /// created by the shard its results will go to.
+  const channels::orchestration_shard_actor& creator_of(std::string& task_id);
   const channels::orchestration_shard_actor& next_shard();
 
   TaskStoreHandle store_;

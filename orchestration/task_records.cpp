@@ -117,7 +117,7 @@ core::Result<TaskSnapshot> new_task_snapshot(const NewTask& request,
     return invalid(" has no steps");
   TaskSnapshot snapshot;
   auto& task = snapshot.task;
-  task.id = new_uuid_v7(now);
+  task.id = request.id.empty() ? new_uuid_v7(now) : request.id;
   task.namespace_name = request.namespace_name;
   task.name = request.name;
   task.version = request.version;

@@ -165,6 +165,8 @@ struct NewTask {
   std::string reason;
   /// In topological order: every dependency comes before its dependents.
   std::vector<NewStep> steps;
+  /// The task's id; empty: a new UUIDv7.
+  std::string id;
 };
 
 /// A message committed together with a change set: sent in the same

@@ -58,10 +58,11 @@ TaskShard::behavior_type TaskShard::make_behavior() {
         return reply(initialize(command.request));
       },
       [this](InitializeTaskFromMessage& command) {
-        return reply(initialize_from(claim(command.message)));
+        return reply(initialize_from(claim(command.message), command.task_id));
       },
       [this](InitializeTaskFromMessageEvent& command) {
-        return reply(initialize_from(read(command.queue, command.msg_id)));
+        return reply(initialize_from(read(command.queue, command.msg_id),
+                                     command.task_id));
       },
       [this](ProcessStepResult& command) {
         auto promise = make_response_promise<StepResultProcessed>();
@@ -171,12 +172,14 @@ TaskShard::initialize(const channels::TaskRequest& request) {
   auto new_task = make_new_task(*tmpl, context, options);
   if (!new_task)
     return new_task.error();
+  new_task->id = request.task_id;
   auto created = store_.create_task(*new_task);
   if (!created) {
     ++stats_.commands_failed;
     return created.error();
   }
   const auto& task_id = created->snapshot.task.id;
+  channels::TaskInitialized initialized{task_id, created->created, {}};
   if (created->created) {
     auto start = plan_start(created->snapshot, plan_context());
     if (!start)
@@ -191,12 +194,16 @@ TaskShard::initialize(const channels::TaskRequest& request) {
       return started.error();
     }
     ++stats_.tasks_initialized;
+    // Replacing invalid UTF-8 instead of throwing keeps the shard alive.
+    initialized.task_json = nlohmann::json(*started).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
-  return channels::TaskInitialized{task_id, created->created};
+  return initialized;
 }
 
 core::Result<channels::TaskInitialized>
-TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message) {
+TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message,
+                           const std::string& task_id) {
   if (!message)
     return channels::TaskInitialized{};
   auto request = channels::task_request_from_json(message->payload);
@@ -204,6 +211,7 @@ TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message) {
     dead_letter(*message, request.error().message());
     return channels::TaskInitialized{};
   }
+  request->task_id = task_id;
   auto result = initialize(*request);
   // A request that can never succeed (bad template, bad context) goes to
   // the dead-letter queue; a failure of the store leaves it for a retry.

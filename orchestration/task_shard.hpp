@@ -94,8 +94,11 @@ class TaskShard : public channels::orchestration_shard_actor::base {
 
   core::Result<channels::TaskInitialized>
   initialize(const channels::TaskRequest& request);
+  /// Creates the task a queued request asks for, with id `task_id` (empty:
+  /// the store draws one).
   core::Result<channels::TaskInitialized>
-  initialize_from(std::optional<messaging::QueuedMessage> message);
+  initialize_from(std::optional<messaging::QueuedMessage> message,
+                  const std::string& task_id);
 
   ResultPromise accept_result(std::optional<messaging::QueuedMessage> message);
   void enqueue_result(PendingResult pending);

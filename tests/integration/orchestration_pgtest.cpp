@@ -105,9 +105,16 @@ TEST_CASE("two orchestration instances never dispatch a step twice") {
   int expected_steps = 0;
   for (const auto& [ns, name] : examples) {
     for (int i = 0; i < per_example; ++i) {
-      channels::TaskRequest request{
-          ns,     name, "", R"({"even_number":4})", ns + std::to_string(i), 0,
-          "test", "",   ""};
+      channels::TaskRequest request{ns,
+                                    name,
+                                    "",
+                                    R"({"even_number":4})",
+                                    ns + std::to_string(i),
+                                    0,
+                                    "test",
+                                    "",
+                                    "",
+                                    ""};
       REQUIRE(worker_provider
                   .send("orchestration_task_requests",
                         {channels::to_json_text(request), {}, {}})

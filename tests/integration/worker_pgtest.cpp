@@ -89,6 +89,7 @@ TEST_CASE("orchestration and a worker node complete the example workflows "
                                     0,
                                     "test",
                                     "",
+                                    "",
                                     ""};
       REQUIRE(provider
                   ->send("orchestration_task_requests",

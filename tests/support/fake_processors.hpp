@@ -41,11 +41,11 @@ recording_orchestration_processor(
       },
       [=](InitializeTaskFromMessage& c) {
         from_message("InitializeTaskFromMessage", c.message);
-        return TaskInitialized{"t1", true};
+        return TaskInitialized{"t1", true, ""};
       },
       [=](InitializeTaskFromMessageEvent& c) {
         from_event("InitializeTaskFromMessageEvent", c.queue, c.msg_id);
-        return TaskInitialized{"t2", true};
+        return TaskInitialized{"t2", true, ""};
       },
       [](ProcessStepResult&) {
         return StepResultProcessed{};

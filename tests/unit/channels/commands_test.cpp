@@ -20,9 +20,11 @@ using test::same_message;
 using test::sample_message;
 
 TaskRequest sample_request() {
-  return TaskRequest{"payments",      "refund", "1.2.0", R"({"amount":42})",
-                     "idem-7",        5,        "alice", "billing",
-                     "customer asked"};
+  return TaskRequest{"payments",       "refund",
+                     "1.2.0",          R"({"amount":42})",
+                     "idem-7",         5,
+                     "alice",          "billing",
+                     "customer asked", "0190d5a2-7c1e-7000-8000-000000000009"};
 }
 
 StepResult sample_step_result() {
@@ -49,7 +51,8 @@ void check_round_trips(ChannelsFixture& fix, const T& value) {
 
 TEST_CASE_FIXTURE(ChannelsFixture, "orchestration commands round-trip") {
   check_round_trips(*this, InitializeTask{sample_request()});
-  check_round_trips(*this, InitializeTaskFromMessageEvent{"tasks", 11});
+  check_round_trips(*this,
+                    InitializeTaskFromMessageEvent{"tasks", 11, "task-9"});
   check_round_trips(*this, ProcessStepResult{sample_step_result()});
   check_round_trips(*this, ProcessStepResultFromMessageEvent{"results", 12});
   check_round_trips(*this, FinalizeTask{"task-1"});
@@ -59,7 +62,8 @@ TEST_CASE_FIXTURE(ChannelsFixture, "orchestration commands round-trip") {
 }
 
 TEST_CASE_FIXTURE(ChannelsFixture, "orchestration replies round-trip") {
-  check_round_trips(*this, TaskInitialized{"task-1", true});
+  check_round_trips(*this,
+                    TaskInitialized{"task-1", true, R"({"id":"task-1"})"});
   check_round_trips(*this, StepResultProcessed{"task-1", "step-1", true});
   check_round_trips(*this, TaskFinalized{"task-1", false, "complete", "o-2"});
   check_round_trips(*this, ProcessingStats{1, 2, 3, 4, 5});
@@ -71,10 +75,12 @@ TEST_CASE_FIXTURE(ChannelsFixture,
                   "commands carrying a queued message round-trip") {
   auto msg = sample_message("orchestration_task_requests");
   CHECK(same_message(binary_round_trip(msg), msg));
-  CHECK(same_message(binary_round_trip(InitializeTaskFromMessage{msg}).message,
-                     msg));
-  CHECK(same_message(message_round_trip(InitializeTaskFromMessage{msg}).message,
-                     msg));
+  auto initialize = binary_round_trip(InitializeTaskFromMessage{msg, "task-9"});
+  CHECK(same_message(initialize.message, msg));
+  CHECK(initialize.task_id == "task-9");
+  CHECK(same_message(
+      message_round_trip(InitializeTaskFromMessage{msg, "task-9"}).message,
+      msg));
   CHECK(same_message(
       message_round_trip(ProcessStepResultFromMessage{msg}).message, msg));
   CHECK(same_message(message_round_trip(FinalizeTaskFromMessage{msg}).message,
@@ -177,8 +183,8 @@ TEST_CASE("messages render readably") {
   NotificationReceived available{messaging::Available{"q", std::nullopt}};
   CHECK(caf::deep_to_string(available).find("Available(\"q\"")
         != std::string::npos);
-  auto rendered = caf::deep_to_string(
-      InitializeTaskFromMessage{sample_message("orchestration_task_requests")});
+  auto rendered = caf::deep_to_string(InitializeTaskFromMessage{
+      sample_message("orchestration_task_requests"), "task-9"});
   CHECK(rendered.find("QueuedMessage(\"orchestration_task_requests\", 4242")
         != std::string::npos);
 }

@@ -108,8 +108,8 @@ struct Fixture {
 
   void request_task(const std::string& ns, const std::string& name,
                     const nlohmann::json& context, const std::string& key) {
-    channels::TaskRequest request{ns,     name, "", context.dump(), key, 0,
-                                  "test", "",   ""};
+    channels::TaskRequest request{ns, name, "", context.dump(), key, 0, "test",
+                                  "", "",   ""};
     auto sent = provider.send("orchestration_task_requests",
                               {channels::to_json_text(request), {}, {}});
     REQUIRE(sent.ok());
@@ -184,6 +184,49 @@ TEST_CASE("task requests become tasks whose steps run to completion") {
                  "one");
   CHECK(f.store.list_tasks({})->total == 1);
   CHECK(f.work("worker_diamond_workflow_queue") == 0);
+}
+
+TEST_CASE("a task is created by the shard its results go to, which decides "
+          "them without reading it; the reply carries the started task") {
+  Fixture f;
+  channels::TaskRequest direct{"linear_workflow",
+                               "mathematical_sequence",
+                               "",
+                               R"({"even_number":2})",
+                               "direct",
+                               0,
+                               "test",
+                               "",
+                               "",
+                               ""};
+  auto handle = f.self->request(f.processor, caf::infinite,
+                                channels::InitializeTask{direct});
+  f.sched.run();
+  auto initialized = testing::received<channels::TaskInitialized>(handle);
+  CHECK(initialized.created);
+  auto stored = f.store.load(initialized.task_id);
+  REQUIRE(stored.ok());
+  CHECK(stored->task.state == TaskState::steps_in_process);
+  CHECK(nlohmann::json::parse(initialized.task_json)
+        == nlohmann::json(*stored));
+  // Requests through the queue too, spread over the three shards.
+  for (int i = 0; i < 6; ++i)
+    f.request_task("linear_workflow", "mathematical_sequence",
+                   {{"even_number", 2}}, "queued-" + std::to_string(i));
+  const auto reads = f.memory.loads();
+  while (f.work("worker_linear_workflow_queue") > 0) {
+  }
+  CHECK(f.store.list_tasks({TaskState::complete, {}, {}, 10, 0})->total == 7);
+  CHECK(f.memory.loads() == reads);
+
+  // A duplicate request creates nothing and renders nothing.
+  handle = f.self->request(f.processor, caf::infinite,
+                           channels::InitializeTask{direct});
+  f.sched.run();
+  auto again = testing::received<channels::TaskInitialized>(handle);
+  CHECK(again.task_id == initialized.task_id);
+  CHECK_FALSE(again.created);
+  CHECK(again.task_json.empty());
 }
 
 TEST_CASE("a burst of results is decided in batches, tasks in parallel") {
