@@ -566,6 +566,13 @@ ConfigSchema::ConfigSchema() {
       "one of \"auto\", \"postgresql\", \"in_memory\"",
       one_of({"auto", "postgresql", "in_memory"})));
   s.push_back(integer_setting(
+      "orchestration.in_memory_finished_tasks_kept",
+      "With the in-memory task store: finished tasks kept for reads; beyond "
+      "it the longest finished are forgotten (with their history and "
+      "idempotency key; not while a dead letter of theirs is pending), so "
+      "memory stays bounded. 0 keeps every one.",
+      TASKER_FIELD(orchestration.in_memory_finished_tasks_kept), 0, 100000000));
+  s.push_back(integer_setting(
       "orchestration.shards",
       "Task shards deciding in parallel (one task's commands are handled by "
       "one shard, one at a time).",

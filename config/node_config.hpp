@@ -90,6 +90,8 @@ struct OrchestrationConfig {
   /// Where workflow state lives: "auto" (in memory with the in-memory
   /// provider, else PostgreSQL), "postgresql" or "in_memory".
   std::string task_store = "auto";
+  /// Finished tasks the in-memory store keeps (0: all).
+  int64_t in_memory_finished_tasks_kept = 10000;
   /// Task shards working in parallel.
   int64_t shards = 4;
   int64_t sweep_interval_ms = 1000;

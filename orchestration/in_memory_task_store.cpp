@@ -11,11 +11,17 @@
 namespace tasker::orchestration {
 
 struct InMemoryTaskStore::State {
+  explicit State(InMemoryTaskStoreOptions o) : options(o) {}
+
+  InMemoryTaskStoreOptions options;
   std::mutex mutex;
   std::size_t loads = 0;
   std::unordered_map<std::string, TaskSnapshot> tasks;
-  /// Task ids in creation order.
+  /// Task ids in creation order; forgotten ones stay until compacted.
   std::vector<std::string> order;
+  /// Task ids in the order they finished (some since forgotten or moved
+  /// on).
+  std::deque<std::string> finished;
   std::unordered_map<std::string, std::string> by_identity;
   std::unordered_map<std::string, std::vector<TransitionRecord>> history;
   std::deque<OutboxEntry> outbox;
@@ -52,8 +58,53 @@ struct InMemoryTaskStore::State {
     auto& rows = history[change.task_id];
     rows.insert(rows.end(), applied->transitions.begin(),
                 applied->transitions.end());
+    bool finishes = !is_terminal(i->second.task.state)
+                    && is_terminal(applied->after.task.state);
     i->second = std::move(applied->after);
-    return i->second;
+    core::Result<TaskSnapshot> out{i->second};
+    if (finishes)
+      note_finished(change.task_id);
+    return out;
+  }
+
+  void note_finished(const std::string& task_id) {
+    finished.push_back(task_id);
+    const auto kept = options.finished_tasks_kept;
+    while (kept != 0 && finished.size() > kept) {
+      forget(finished.front());
+      finished.pop_front();
+    }
+  }
+
+  // Forgets a finished task, unless it moved on or awaits investigation.
+  void forget(const std::string& task_id) {
+    auto i = tasks.find(task_id);
+    if (i == tasks.end() || !is_terminal(i->second.task.state))
+      return;
+    bool investigated = std::any_of(
+        dead_letters.begin(), dead_letters.end(), [&](const auto& entry) {
+          return entry.task_id == task_id
+                 && entry.resolution == DeadLetterResolution::pending;
+        });
+    if (investigated)
+      return;
+    if (auto key = by_identity.find(i->second.task.identity_hash);
+        key != by_identity.end() && key->second == task_id)
+      by_identity.erase(key);
+    history.erase(task_id);
+    tasks.erase(i);
+    if (order.size() > 2 * tasks.size() + 64)
+      std::erase_if(order, [this](const std::string& id) {
+        return !tasks.contains(id);
+      });
+  }
+
+  /// The task of each id of `order` still kept, oldest first.
+  template <class F>
+  void each_task(F&& f) const {
+    for (const auto& id : order)
+      if (auto i = tasks.find(id); i != tasks.end())
+        f(id, i->second);
   }
 };
 
@@ -66,7 +117,8 @@ bool is_stuck_in(const TaskRecord& task, TaskState state,
 
 } // namespace
 
-InMemoryTaskStore::InMemoryTaskStore() : state_(std::make_shared<State>()) {}
+InMemoryTaskStore::InMemoryTaskStore(InMemoryTaskStoreOptions options)
+    : state_(std::make_shared<State>(options)) {}
 
 core::Result<CreatedTask>
 InMemoryTaskStore::create_task(const NewTask& request) {
@@ -131,7 +183,10 @@ core::Result<TaskPage> InMemoryTaskStore::list_tasks(const TaskQuery& query) {
   TaskPage page;
   int64_t skipped = 0;
   for (auto i = state_->order.rbegin(); i != state_->order.rend(); ++i) {
-    const auto& task = state_->tasks.at(*i).task;
+    auto kept = state_->tasks.find(*i);
+    if (kept == state_->tasks.end())
+      continue;
+    const auto& task = kept->second.task;
     if ((query.state && task.state != *query.state)
         || (query.namespace_name
             && task.namespace_name != *query.namespace_name)
@@ -171,10 +226,9 @@ core::Result<std::vector<std::string>>
 InMemoryTaskStore::due_retries(TimePoint now, int32_t limit) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   std::vector<std::string> out;
-  for (const auto& id : state_->order) {
-    const auto& snapshot = state_->tasks.at(id);
+  state_->each_task([&](const std::string& id, const TaskSnapshot& snapshot) {
     if (is_terminal(snapshot.task.state))
-      continue;
+      return;
     bool due = std::any_of(snapshot.steps.begin(), snapshot.steps.end(),
                            [&](const StepRecord& step) {
                              return step.state == StepState::waiting_for_retry
@@ -183,7 +237,7 @@ InMemoryTaskStore::due_retries(TimePoint now, int32_t limit) {
                            });
     if (due && static_cast<int32_t>(out.size()) < limit)
       out.push_back(id);
-  }
+  });
   return out;
 }
 
@@ -192,8 +246,10 @@ InMemoryTaskStore::overdue_steps(TimePoint now, std::chrono::seconds grace,
                                  int32_t limit) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   std::vector<OverdueStep> out;
-  for (const auto& id : state_->order) {
-    for (const auto& step : state_->tasks.at(id).steps) {
+  state_->each_task([&](const std::string& id, const TaskSnapshot& snapshot) {
+    if (is_terminal(snapshot.task.state))
+      return;
+    for (const auto& step : snapshot.steps) {
       bool running = step.state == StepState::enqueued
                      || step.state == StepState::in_progress;
       if (!running || !step.timeout_seconds || !step.enqueued_at)
@@ -203,7 +259,7 @@ InMemoryTaskStore::overdue_steps(TimePoint now, std::chrono::seconds grace,
       if (deadline <= now && static_cast<int32_t>(out.size()) < limit)
         out.push_back({id, step.id, step.attempts});
     }
-  }
+  });
   return out;
 }
 
@@ -212,10 +268,10 @@ InMemoryTaskStore::stale_tasks(TimePoint now, const StalenessLimits& limits,
                                int32_t limit) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   std::vector<std::string> out;
-  for (const auto& id : state_->order) {
-    const auto& task = state_->tasks.at(id).task;
+  state_->each_task([&](const std::string& id, const TaskSnapshot& snapshot) {
+    const auto& task = snapshot.task;
     if (is_terminal(task.state))
-      continue;
+      return;
     bool stale = is_stuck_in(task, TaskState::waiting_for_dependencies,
                              limits.waiting_for_dependencies, now)
                  || is_stuck_in(task, TaskState::waiting_for_retry,
@@ -225,7 +281,7 @@ InMemoryTaskStore::stale_tasks(TimePoint now, const StalenessLimits& limits,
                  || task.created_at + limits.lifetime <= now;
     if (stale && static_cast<int32_t>(out.size()) < limit)
       out.push_back(id);
-  }
+  });
   return out;
 }
 

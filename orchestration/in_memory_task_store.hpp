@@ -7,13 +7,22 @@
 
 namespace tasker::orchestration {
 
+struct InMemoryTaskStoreOptions {
+  /// Finished tasks (complete, error, cancelled, resolved manually) kept
+  /// for reads; beyond it the longest finished are forgotten, history and
+  /// idempotency key with them, unless a dead letter of theirs is pending.
+  /// 0 keeps every one.
+  std::size_t finished_tasks_kept = 10000;
+};
+
 /// The embedded default store: workflow state in process memory, lost on
 /// exit. Thread-safe (one lock), exact, and held to the same suite as the
-/// PostgreSQL store. Messages of a change set go to its outbox. A cheap
-/// handle: copies share one store.
+/// PostgreSQL store. Messages of a change set go to its outbox. Memory
+/// stays bounded: it forgets the longest-finished tasks beyond
+/// `finished_tasks_kept`. A cheap handle: copies share one store.
 class InMemoryTaskStore {
  public:
-  InMemoryTaskStore();
+  explicit InMemoryTaskStore(InMemoryTaskStoreOptions options = {});
 
   core::Result<CreatedTask> create_task(const NewTask& request);
   core::Result<TaskSnapshot> load(const std::string& task_id);

@@ -28,8 +28,14 @@ open_task_store(const config::NodeConfig& config) {
         || (kind == "auto"
             && config.messaging_backend == config::MessagingBackend::in_memory);
   if (in_memory) {
-    core::log_info(kComponent, "task store: in memory (lost at exit)");
-    return TaskStoreHandle{InMemoryTaskStore{}};
+    InMemoryTaskStoreOptions options;
+    options.finished_tasks_kept = static_cast<std::size_t>(
+        config.orchestration.in_memory_finished_tasks_kept);
+    core::log_info(kComponent,
+                   "task store: in memory (lost at exit), keeping the last "
+                       + std::to_string(options.finished_tasks_kept)
+                       + " finished tasks (0: all)");
+    return TaskStoreHandle{InMemoryTaskStore{options}};
   }
   PgTaskStoreOptions options;
   options.url = config.database.url;
