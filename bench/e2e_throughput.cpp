@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -18,6 +20,8 @@ namespace {
 using namespace tasker::bench;
 
 constexpr int kSteps = 4;
+/// Task creations under way at once while ramping up.
+constexpr std::size_t kMaxCreating = 64;
 
 struct Options {
   NodeSetup nodes;
@@ -83,6 +87,98 @@ std::string body_for(uint64_t n, const std::string& run) {
   return body.dump();
 }
 
+/// One N: the window's finished tasks, latencies, database counters at
+/// both ends, and the server's largest resident size in it.
+struct Measurement {
+  uint64_t tasks = 0;
+  double seconds = 0;
+  std::vector<double> latencies_ms;
+  std::optional<DatabaseCounters> before;
+  std::optional<DatabaseCounters> after;
+  double server_mib = 0;
+};
+
+/// Keeps `n` tasks in flight: ramps up (a bounded number of creations at
+/// once, with progress on stderr), warms up, then measures a window of
+/// `o.seconds` of steady load, and drains.
+Measurement measure(NodeCluster& cluster, const Options& o, int64_t n,
+                    std::function<std::string(uint64_t)> body) {
+  using Clock = std::chrono::steady_clock;
+  const bool database
+      = !o.nodes.database_url.empty() && cluster.worker() != nullptr;
+  DriveOptions options;
+  options.address = cluster.address();
+  options.in_flight = static_cast<std::size_t>(n);
+  options.max_creating = kMaxCreating;
+  options.body = std::move(body);
+  TaskDriver driver{options};
+  std::atomic<bool> done{false};
+  std::exception_ptr failure;
+  DriveResult result;
+  std::thread runner{[&] {
+    try {
+      result = driver.run();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    done = true;
+  }};
+  Measurement m;
+  try {
+    auto wait = [&](Clock::time_point until, auto&& ready) {
+      auto report = Clock::now() + std::chrono::seconds{5};
+      while (!done && !ready() && Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        if (Clock::now() >= report) {
+          auto p = driver.progress();
+          std::fprintf(stderr,
+                       "  N=%lld: %llu of %lld in flight, %llu created, %llu "
+                       "done\n",
+                       static_cast<long long>(n),
+                       static_cast<unsigned long long>(p.connections),
+                       static_cast<long long>(n),
+                       static_cast<unsigned long long>(p.created),
+                       static_cast<unsigned long long>(p.finished));
+          report += std::chrono::seconds{5};
+        }
+      }
+    };
+    wait(Clock::time_point::max(), [&] {
+      return driver.progress().connections >= static_cast<uint64_t>(n);
+    });
+    wait(Clock::now() + std::chrono::seconds{o.warmup_seconds}, [] {
+      return false;
+    });
+    m.before = database ? read_counters(o.nodes.database_url) : std::nullopt;
+    auto first = driver.progress();
+    auto started = Clock::now();
+    auto end = started + std::chrono::seconds{o.seconds};
+    while (!done && Clock::now() < end) {
+      m.server_mib = std::max(m.server_mib, cluster.server().rss_mib());
+      std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    }
+    auto last = driver.progress();
+    m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    m.after = database ? read_counters(o.nodes.database_url) : std::nullopt;
+    m.tasks = last.finished - first.finished;
+    m.latencies_ms = driver.latencies_from(first.finished);
+    m.latencies_ms.resize(
+        std::min<std::size_t>(m.latencies_ms.size(), m.tasks));
+  } catch (...) {
+    driver.stop();
+    runner.join();
+    throw;
+  }
+  driver.stop();
+  runner.join();
+  if (failure)
+    std::rethrow_exception(failure);
+  if (result.not_complete != 0)
+    throw std::runtime_error(std::to_string(result.not_complete)
+                             + " task(s) did not complete");
+  return m;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -127,10 +223,11 @@ int main(int argc, char** argv) {
   std::printf("machine: %s\n", machine_description().c_str());
   std::printf("linear-4 tasks (built-in square handlers), N in flight, each "
               "created with POST /v1/tasks and waited for with\n"
-              "GET /v1/tasks/{id}?wait_ms=, then replaced; %lld s measured "
-              "after %lld s of warm-up per N\n",
-              static_cast<long long>(o.seconds),
-              static_cast<long long>(o.warmup_seconds));
+              "GET /v1/tasks/{id}?wait_ms=, then replaced; per N: ramped up "
+              "(at most %zu first creations at once),\n"
+              "%lld s of warm-up, %lld s measured\n",
+              kMaxCreating, static_cast<long long>(o.warmup_seconds),
+              static_cast<long long>(o.seconds));
   int failures = 0;
   uint64_t serial = 0;
   for (const auto& provider : o.nodes.providers) {
@@ -153,58 +250,29 @@ int main(int argc, char** argv) {
                   "tasks/s", "p50 ms", "p99 ms", "stmt/step", "txn/step",
                   "server MiB");
       for (auto n : o.in_flight) {
-        auto drive = [&](int64_t seconds) {
-          DriveOptions options;
-          options.address = cluster.address();
-          options.in_flight = static_cast<std::size_t>(n);
-          options.deadline = std::chrono::steady_clock::now()
-                             + std::chrono::seconds{seconds};
-          options.body = [&](uint64_t) {
-            return body_for(serial++, o.nodes.run_id);
-          };
-          return TaskDriver{options}.run();
-        };
-        if (o.warmup_seconds > 0)
-          drive(o.warmup_seconds);
-        auto before
-            = database ? read_counters(o.nodes.database_url) : std::nullopt;
-        // Sampled while the load runs: the server's memory at N in flight.
-        double server_mib = 0;
-        std::atomic<bool> sampling{true};
-        std::thread sampler{[&] {
-          while (sampling.load()) {
-            server_mib = std::max(server_mib, cluster.server().rss_mib());
-            std::this_thread::sleep_for(std::chrono::milliseconds{200});
-          }
-        }};
-        auto result = drive(o.seconds);
-        sampling = false;
-        sampler.join();
-        auto after
-            = database ? read_counters(o.nodes.database_url) : std::nullopt;
-        if (result.not_complete != 0)
-          throw std::runtime_error(std::to_string(result.not_complete)
-                                   + " task(s) did not complete");
-        double tasks = static_cast<double>(result.latencies_ms.size());
-        double steps = tasks * kSteps;
+        auto m = measure(cluster, o, n, [&](uint64_t) {
+          return body_for(serial++, o.nodes.run_id);
+        });
         std::string statements = "-", commits = "-";
-        if (before && after && steps > 0) {
+        double steps = static_cast<double>(m.tasks) * kSteps;
+        if (m.before && m.after && steps > 0) {
           char text[32];
-          if (before->statements && after->statements) {
+          if (m.before->statements && m.after->statements) {
             std::snprintf(text, sizeof text, "%.1f",
-                          (*after->statements - *before->statements) / steps);
+                          (*m.after->statements - *m.before->statements)
+                              / steps);
             statements = text;
           }
           std::snprintf(text, sizeof text, "%.2f",
-                        (after->commits - before->commits) / steps);
+                        (m.after->commits - m.before->commits) / steps);
           commits = text;
         }
         std::printf("%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %10.1f\n",
-                    static_cast<long long>(n), steps / result.seconds,
-                    tasks / result.seconds,
-                    percentile(result.latencies_ms, 0.5),
-                    percentile(result.latencies_ms, 0.99), statements.c_str(),
-                    commits.c_str(), server_mib);
+                    static_cast<long long>(n), steps / m.seconds,
+                    static_cast<double>(m.tasks) / m.seconds,
+                    percentile(m.latencies_ms, 0.5),
+                    percentile(m.latencies_ms, 0.99), statements.c_str(),
+                    commits.c_str(), m.server_mib);
         std::fflush(stdout);
       }
     } catch (const std::exception& e) {
