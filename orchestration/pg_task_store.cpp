@@ -301,13 +301,15 @@ constexpr std::string_view kOutboxMessages
       "bigint, at bigint) WHERE r.task_id IN (SELECT id FROM task_rows) "
       "RETURNING 1)";
 
-// Step results answered by the changes written ($6: task_id, msg_id).
+// Step results answered by the changes written ($6: task_id, msg_id),
+// found by `msg_id = ANY(...)`: the generic plan of `IN (SELECT ...)`
+// scanned the whole queue, which a backlog of results makes long.
 const std::string kConsumeResults
     = "consumed AS (DELETE FROM pgmq.q_"
       + std::string{config::kStepResultsQueue}
-      + " WHERE msg_id IN (SELECT r.msg_id FROM jsonb_to_recordset($6::jsonb) "
-        "AS r(task_id uuid, msg_id bigint) WHERE r.task_id IN (SELECT id FROM "
-        "task_rows)) RETURNING 1)";
+      + " WHERE msg_id = ANY(ARRAY(SELECT r.msg_id FROM "
+        "jsonb_to_recordset($6::jsonb) AS r(task_id uuid, msg_id bigint) "
+        "WHERE r.task_id IN (SELECT id FROM task_rows))) RETURNING 1)";
 // Without PGMQ the results queue is not the store's to delete from.
 constexpr std::string_view kConsumeNothing
     = "consumed AS (SELECT 1 FROM jsonb_array_elements($6::jsonb) LIMIT 0)";
