@@ -78,7 +78,7 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::SweepTick))
 // worker internals
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepReady))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepFinished))
-CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepDeadline))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::DeadlinesDue))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::LeaseTick))
 
 CAF_END_TYPE_ID_BLOCK(tasker)

@@ -178,19 +178,15 @@ typename Inspector::result_type inspect(Inspector& f, StepFinished& x) {
   return f(caf::meta::type_name("StepFinished"), x.execution);
 }
 
-/// The timeout of step execution `execution` passed: stop its handler, or
-/// (`final`, a grace period later) report the timeout in its place.
-struct StepDeadline {
-  uint64_t execution = 0;
-  bool final = false;
-
-  friend bool operator==(const StepDeadline&, const StepDeadline&) = default;
+/// The worker's deadline timer: act on the step deadlines now due.
+struct DeadlinesDue {
+  friend bool operator==(const DeadlinesDue&, const DeadlinesDue&) = default;
 };
 
-/// Inspects a `StepDeadline`.
+/// Inspects a `DeadlinesDue`.
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, StepDeadline& x) {
-  return f(caf::meta::type_name("StepDeadline"), x.execution, x.final);
+typename Inspector::result_type inspect(Inspector& f, DeadlinesDue&) {
+  return f(caf::meta::type_name("DeadlinesDue"));
 }
 
 /// The worker's lease heartbeat: extend the messages of running steps.

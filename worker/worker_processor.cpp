@@ -145,8 +145,8 @@ WorkerProcessor::behavior_type WorkerProcessor::make_behavior() {
       [this](channels::StepFinished& finished) {
         on_finished(finished.execution);
       },
-      [this](channels::StepDeadline& deadline) {
-        on_deadline(deadline);
+      [this](channels::DeadlinesDue&) {
+        on_deadlines_due();
       },
       [this](channels::LeaseTick&) {
         extend_leases();
@@ -268,7 +268,7 @@ void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
                      : options_.default_timeout;
   execution->running = true;
   execution->deadline = std::chrono::steady_clock::now() + timeout;
-  delayed_send(this, timeout, channels::StepDeadline{execution->id, false});
+  add_deadline(timeout, {execution->id, false});
   run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
             provider = provider_, registry = registry_, options = options_,
             execution]() mutable {
@@ -299,6 +299,8 @@ void WorkerProcessor::on_finished(uint64_t id) {
     return;
   auto execution = i->second;
   executions_.erase(i);
+  if (execution->deadline_entry)
+    deadlines_.erase(*execution->deadline_entry);
   in_progress_.erase({execution->queue, execution->msg_id});
   if (execution->claim == Claim::dead_lettered)
     ++counters_.steps_dead_lettered;
@@ -342,7 +344,38 @@ void WorkerProcessor::start_waiting(const std::string& namespace_name) {
   }
 }
 
-void WorkerProcessor::on_deadline(const channels::StepDeadline& deadline) {
+void WorkerProcessor::add_deadline(caf::timespan after, Deadline deadline) {
+  auto at = clock().now() + after;
+  auto entry = deadlines_.emplace(at, deadline);
+  if (auto i = executions_.find(deadline.execution); i != executions_.end())
+    i->second->deadline_entry = entry;
+  if (!timer_at_ || at < *timer_at_) {
+    timer_at_ = at;
+    delayed_send(this, after, channels::DeadlinesDue{});
+  }
+}
+
+void WorkerProcessor::on_deadlines_due() {
+  auto now = clock().now();
+  // A timer set for a later deadline than the one now due fires for
+  // nothing.
+  if (timer_at_ && *timer_at_ <= now)
+    timer_at_.reset();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto deadline = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    if (auto i = executions_.find(deadline.execution); i != executions_.end())
+      i->second->deadline_entry.reset();
+    on_deadline(deadline);
+  }
+  if (!deadlines_.empty()
+      && (!timer_at_ || deadlines_.begin()->first < *timer_at_)) {
+    timer_at_ = deadlines_.begin()->first;
+    delayed_send(this, *timer_at_ - now, channels::DeadlinesDue{});
+  }
+}
+
+void WorkerProcessor::on_deadline(const Deadline& deadline) {
   auto i = executions_.find(deadline.execution);
   if (i == executions_.end() || i->second->settled)
     return;
@@ -352,8 +385,7 @@ void WorkerProcessor::on_deadline(const channels::StepDeadline& deadline) {
                    describe(execution.step)
                        + " passed its timeout; stopping its handler");
     execution.stop.request_stop();
-    delayed_send(this, options_.timeout_grace,
-                 channels::StepDeadline{execution.id, true});
+    add_deadline(options_.timeout_grace, {execution.id, true});
     return;
   }
   if (execution.settled.exchange(true))

@@ -5,6 +5,7 @@
 #include "messaging/messaging_provider.hpp"
 #include "worker/handler_registry.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include <atomic>
@@ -97,6 +98,14 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   };
 
   /// One command's step, shared with the handler thread that works on it.
+  /// A step's timeout to act on: stop its handler, or (`final`, the grace
+  /// later) report the timeout in its place.
+  struct Deadline {
+    uint64_t execution = 0;
+    bool final = false;
+  };
+  using Deadlines = std::multimap<caf::actor_clock::time_point, Deadline>;
+
   /// The thread writes its fields before it signals the actor
   /// (`StepReady`, `StepFinished`); `settled` decides who sends the result
   /// when the handler and the timeout race.
@@ -120,6 +129,8 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
     /// the claim fails, so the message does not wait for its lease to end.
     std::optional<Waiting> leased_copy;
     std::chrono::steady_clock::time_point deadline;
+    /// Its entry in `deadlines_` while one is pending.
+    std::optional<Deadlines::iterator> deadline_entry;
     caf::typed_response_promise<channels::StepExecuted> promise;
   };
   using ExecutionPtr = std::shared_ptr<Execution>;
@@ -130,7 +141,9 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   void start(Waiting waiting, std::string namespace_name);
   void run_handler(const ExecutionPtr& execution);
   void on_finished(uint64_t id);
-  void on_deadline(const channels::StepDeadline& deadline);
+  void add_deadline(caf::timespan after, Deadline deadline);
+  void on_deadlines_due();
+  void on_deadline(const Deadline& deadline);
   void extend_leases();
   void answer(Execution& execution);
   void start_waiting(const std::string& namespace_name);
@@ -149,6 +162,11 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   std::map<std::string, int64_t> active_;
   std::map<std::string, std::deque<Waiting>> waiting_;
   channels::WorkerStatus counters_;
+  /// Pending deadlines, earliest first, behind one timer (due at
+  /// `timer_at_`): a step schedules nothing on CAF's clock, whose thread a
+  /// message per step would wake.
+  Deadlines deadlines_;
+  std::optional<caf::actor_clock::time_point> timer_at_;
   bool stopping_ = false;
 };
 

@@ -97,7 +97,7 @@ TEST_CASE_FIXTURE(ChannelsFixture, "worker commands and replies round-trip") {
       *this, WorkerStatus{"worker-3", 10, 9, 7, 2, 1, 3, 4, 5, 1, 8, 0.75});
   check_round_trips(*this, StepReady{7});
   check_round_trips(*this, StepFinished{8});
-  check_round_trips(*this, StepDeadline{9, true});
+  check_round_trips(*this, DeadlinesDue{});
   check_round_trips(*this, LeaseTick{});
   check_round_trips(*this, WorkerHealthCheck{});
   check_round_trips(*this, WorkerHealth{false, false, 3, 8, "db down"});

@@ -450,6 +450,43 @@ TEST_CASE_FIXTURE(Fixture, "a handler that ignores its timeout gets a "
   CHECK(status().steps_timed_out == 1);
 }
 
+TEST_CASE_FIXTURE(Fixture, "one timer serves every step's deadline: a "
+                           "later step's earlier deadline comes first, a "
+                           "finished step's never") {
+  options.timeout_grace = 2s;
+  start();
+  auto slow = step("tasker.square", 1);
+  slow.timeout_seconds = 60;
+  auto quick = step("tasker.square", 2);
+  quick.timeout_seconds = 5;
+  send(kQueue, channels::to_json_text(slow));
+  self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
+  send(kQueue, channels::to_json_text(quick));
+  self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
+  run_jobs(2);               // the claims, the slow one's first
+  REQUIRE(jobs.size() == 2); // both handlers "run"
+  sched.advance_time(5s);
+  sched.run();
+  CHECK(results().empty()); // the quick one's grace is running
+  sched.advance_time(2s);
+  sched.run();
+  auto sent = results();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].step_id == "step-2");
+  CHECK(sent[0].error_type == "handler_timeout");
+  // The slow one's handler returns in time; its deadline goes with it.
+  run_jobs(1);
+  sent = results();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].step_id == "step-1");
+  CHECK(sent[0].success);
+  sched.advance_time(60s);
+  sched.run();
+  drain();
+  CHECK(results().empty());
+  CHECK(status().steps_timed_out == 1);
+}
+
 TEST_CASE_FIXTURE(Fixture, "tasker.sleep returns at the step's timeout") {
   options.timeout_grace = 10s;
   start();
