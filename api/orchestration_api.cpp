@@ -281,11 +281,13 @@ void get_task(OrchestrationApi api, const HttpRequest& request,
           return reply(HttpResponse::json(200, json(*finished)));
         reply(task_response(api.store.load(task_id)));
       });
-  auto current = api.store.load(task_id);
-  bool answer_now = !current || orchestration::is_terminal(current->task.state);
+  // The state alone tells whether the watch answers: the whole task is
+  // read only to answer now.
+  auto state = api.store.task_state(task_id);
+  bool answer_now = !state || orchestration::is_terminal(*state);
   // Else the watch answers; so it does when it ran the callback already.
   if (answer_now && watch.cancel(ticket))
-    reply(task_response(current));
+    reply(task_response(api.store.load(task_id)));
 }
 
 HttpResponse list_tasks(OrchestrationApi api, const HttpRequest& request) {

@@ -148,6 +148,16 @@ core::Result<TaskSnapshot> InMemoryTaskStore::load(const std::string& task_id) {
   return i->second;
 }
 
+core::Result<TaskState>
+InMemoryTaskStore::task_state(const std::string& task_id) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  auto i = state_->tasks.find(task_id);
+  if (i == state_->tasks.end())
+    return core::Error{core::ErrorCode::not_found,
+                       "task " + task_id + " does not exist"};
+  return i->second.task.state;
+}
+
 std::size_t InMemoryTaskStore::loads() const {
   std::lock_guard<std::mutex> guard{state_->mutex};
   return state_->loads;

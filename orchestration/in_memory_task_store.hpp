@@ -29,6 +29,7 @@ class InMemoryTaskStore {
   /// How many times `load` ran: deciding a result the shard remembers the
   /// task of reads nothing, which tests check.
   std::size_t loads() const;
+  core::Result<TaskState> task_state(const std::string& task_id);
   core::Result<TaskSnapshot> apply(const ChangeSet& change);
   std::vector<core::Result<TaskSnapshot>>
   apply_batch(const std::vector<ChangeSet>& changes);

@@ -1106,6 +1106,29 @@ core::Result<TaskSnapshot> PgTaskStore::load(const std::string& task_id) {
       });
 }
 
+core::Result<TaskState> PgTaskStore::task_state(const std::string& task_id) {
+  if (!is_uuid(task_id))
+    return Error{ErrorCode::not_found, task_not_found(task_id)};
+  return state_->run<TaskState>(
+      "state of task " + task_id, {}, true,
+      [&](PooledConnection& c) -> Result<TaskState> {
+        pqxx::nontransaction tx{*c.connection};
+        auto rows = tx.exec_prepared(
+            c.statement("task_state",
+                        "SELECT state FROM tasker.tasks WHERE id = $1::uuid"),
+            task_id);
+        if (rows.empty())
+          return Error{ErrorCode::not_found, task_not_found(task_id)};
+        auto text = rows[0][0].as<std::string>();
+        auto state = parse_task_state(text);
+        if (!state)
+          return Error{ErrorCode::internal, "task " + task_id
+                                                + " has an unknown state '"
+                                                + text + "'"};
+        return *state;
+      });
+}
+
 core::Result<TaskSnapshot> PgTaskStore::apply(const ChangeSet& change) {
   if (!is_uuid(change.task_id))
     return Error{ErrorCode::not_found, task_not_found(change.task_id)};

@@ -52,6 +52,8 @@ class PgTaskStore {
   core::Result<CreatedTask> create_task(const NewTask& request);
   /// Returns the task and its steps (one round trip).
   core::Result<TaskSnapshot> load(const std::string& task_id);
+  /// Returns the task's state alone (one small round trip).
+  core::Result<TaskState> task_state(const std::string& task_id);
   /// Applies a guarded change set in one transaction of four round trips:
   /// BEGIN, lock and load, one statement writing everything, COMMIT (three
   /// when a guard fails: nothing is written).

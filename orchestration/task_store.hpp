@@ -78,6 +78,7 @@ concept TaskStore
                DeadLetterResolution resolution) {
   { s.create_task(new_task) } -> std::same_as<core::Result<CreatedTask>>;
   { s.load(id) } -> std::same_as<core::Result<TaskSnapshot>>;
+  { s.task_state(id) } -> std::same_as<core::Result<TaskState>>;
   { s.apply(change) } -> std::same_as<core::Result<TaskSnapshot>>;
   {
     s.apply_batch(batch)

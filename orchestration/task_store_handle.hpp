@@ -54,6 +54,12 @@ class TaskStoreHandle {
     });
   }
 
+  core::Result<TaskState> task_state(const std::string& task_id) {
+    return visit([&](auto& s) {
+      return s.task_state(task_id);
+    });
+  }
+
   core::Result<TaskSnapshot> apply(const ChangeSet& change) {
     auto applied = visit([&](auto& s) {
       return s.apply(change);

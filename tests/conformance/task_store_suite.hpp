@@ -132,6 +132,13 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
     CHECK(loaded->steps.size() == 4);
     CHECK(f.store.load("00000000-0000-7000-8000-000000000000").error().code()
           == core::ErrorCode::not_found);
+    auto state = f.store.task_state(snapshot.task.id);
+    REQUIRE(state.ok());
+    CHECK(*state == TaskState::pending);
+    for (const std::string unknown :
+         {"00000000-0000-7000-8000-000000000000", "not-a-task"})
+      CHECK(f.store.task_state(unknown).error().code()
+            == core::ErrorCode::not_found);
   }
 
   SUBCASE("a request with a dependency on a later or unknown step is "
@@ -349,6 +356,7 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
     REQUIRE(applied.ok());
     CHECK(applied->task.state == TaskState::cancelled);
     CHECK(applied->task.completed_at.has_value());
+    CHECK(*f.store.task_state(give_up.task_id) == TaskState::cancelled);
     auto entries = f.store.dead_letters(DeadLetterResolution::pending, 1000);
     REQUIRE(entries.ok());
     auto entry = std::find_if(entries->begin(), entries->end(), [&](auto& e) {
