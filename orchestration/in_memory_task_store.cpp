@@ -10,6 +10,14 @@
 
 namespace tasker::orchestration {
 
+namespace {
+
+core::Error no_such_task(const std::string& task_id) {
+  return {core::ErrorCode::not_found, "task " + task_id + " does not exist"};
+}
+
+} // namespace
+
 struct InMemoryTaskStore::State {
   explicit State(InMemoryTaskStoreOptions o) : options(o) {}
 
@@ -31,8 +39,7 @@ struct InMemoryTaskStore::State {
   core::Result<TaskSnapshot> apply_locked(const ChangeSet& change) {
     auto i = tasks.find(change.task_id);
     if (i == tasks.end())
-      return core::Error{core::ErrorCode::not_found,
-                         "task " + change.task_id + " does not exist"};
+      return no_such_task(change.task_id);
     auto applied = apply_change(i->second, change);
     if (!applied)
       return applied.error();
@@ -143,8 +150,7 @@ core::Result<TaskSnapshot> InMemoryTaskStore::load(const std::string& task_id) {
   ++state_->loads;
   auto i = state_->tasks.find(task_id);
   if (i == state_->tasks.end())
-    return core::Error{core::ErrorCode::not_found,
-                       "task " + task_id + " does not exist"};
+    return no_such_task(task_id);
   return i->second;
 }
 
@@ -153,8 +159,7 @@ InMemoryTaskStore::task_state(const std::string& task_id) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   auto i = state_->tasks.find(task_id);
   if (i == state_->tasks.end())
-    return core::Error{core::ErrorCode::not_found,
-                       "task " + task_id + " does not exist"};
+    return no_such_task(task_id);
   return i->second.task.state;
 }
 
@@ -183,8 +188,7 @@ InMemoryTaskStore::history(const std::string& task_id) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   auto i = state_->history.find(task_id);
   if (i == state_->history.end())
-    return core::Error{core::ErrorCode::not_found,
-                       "task " + task_id + " does not exist"};
+    return no_such_task(task_id);
   return i->second;
 }
 
