@@ -357,8 +357,8 @@ void WorkerProcessor::add_deadline(caf::timespan after, Deadline deadline) {
 
 void WorkerProcessor::on_deadlines_due() {
   auto now = clock().now();
-  // A timer set for a later deadline than the one now due fires for
-  // nothing.
+  // The timer counted on has fired (one replaced by an earlier timer
+  // fires later for nothing).
   if (timer_at_ && *timer_at_ <= now)
     timer_at_.reset();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
