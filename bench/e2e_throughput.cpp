@@ -20,7 +20,7 @@ namespace {
 using namespace tasker::bench;
 
 constexpr int kSteps = 4;
-/// Task creations under way at once while ramping up.
+/// Connections creating their first task at once while ramping up.
 constexpr std::size_t kMaxCreating = 64;
 
 struct Options {
@@ -100,12 +100,11 @@ struct Measurement {
 
 /// Keeps `n` tasks in flight: ramps up (a bounded number of creations at
 /// once, with progress on stderr), warms up, then measures a window of
-/// `o.seconds` of steady load, and drains.
+/// `o.seconds` of steady load, and drains. `database`: count the
+/// database's statements and commits over the window.
 Measurement measure(NodeCluster& cluster, const Options& o, int64_t n,
-                    std::function<std::string(uint64_t)> body) {
+                    bool database, std::function<std::string(uint64_t)> body) {
   using Clock = std::chrono::steady_clock;
-  const bool database
-      = !o.nodes.database_url.empty() && cluster.worker() != nullptr;
   DriveOptions options;
   options.address = cluster.address();
   options.in_flight = static_cast<std::size_t>(n);
@@ -250,7 +249,7 @@ int main(int argc, char** argv) {
                   "tasks/s", "p50 ms", "p99 ms", "stmt/step", "txn/step",
                   "server MiB");
       for (auto n : o.in_flight) {
-        auto m = measure(cluster, o, n, [&](uint64_t) {
+        auto m = measure(cluster, o, n, database, [&](uint64_t) {
           return body_for(serial++, o.nodes.run_id);
         });
         std::string statements = "-", commits = "-";
