@@ -656,6 +656,13 @@ ConfigSchema::ConfigSchema() {
       "command gets SIGTERM); a handler still running this many "
       "milliseconds later gets a timeout result reported in its place.",
       TASKER_FIELD(worker.timeout_grace_ms), 0, 600000));
+  s.push_back(integer_setting(
+      "worker.result_batch_size",
+      "Step results sent in one call at most: results that finish while a "
+      "send is under way go out together in the next (on PGMQ one statement "
+      "and one commit, acking their step messages too). 1 sends each "
+      "result on its own.",
+      TASKER_FIELD(worker.result_batch_size), 1, 1000));
   s.push_back(string_list_setting(
       "worker.exec_handlers",
       "Handlers run as commands (any language, see docs/handlers.md), as "

@@ -120,6 +120,8 @@ struct WorkerConfig {
   int64_t default_step_timeout_seconds = 300;
   /// After a step's timeout, how long its handler may take to stop.
   int64_t timeout_grace_ms = 2000;
+  /// Results sent (and their step messages acked) in one call at most.
+  int64_t result_batch_size = 64;
   /// Handlers run as commands, "CALLABLE=COMMAND".
   std::vector<std::string> exec_handlers;
 };

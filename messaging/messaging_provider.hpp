@@ -113,6 +113,33 @@ class MessagingProvider {
     });
   }
 
+  /// `send_and_ack` for several messages: sends `messages` to `queue` and
+  /// acks messages `acked_ids` of `acked_queue`, in one transaction when
+  /// the provider can (PGMQ), else a `send_batch` and then an `ack_batch`.
+  /// Fails when the send failed, and then nothing was acked.
+  core::Result<BatchSentAndAcked> send_and_ack_batch(
+      const std::string& queue, const std::vector<OutgoingMessage>& messages,
+      const std::string& acked_queue, const std::vector<int64_t>& acked_ids) {
+    return visit([&](auto& p) -> core::Result<BatchSentAndAcked> {
+      if constexpr (requires {
+                      p.send_and_ack_batch(queue, messages, acked_queue,
+                                           acked_ids);
+                    }) {
+        auto sent
+            = p.send_and_ack_batch(queue, messages, acked_queue, acked_ids);
+        if (!sent)
+          return sent.error();
+        return BatchSentAndAcked{std::move(*sent), {}};
+      } else {
+        auto sent = p.send_batch(queue, messages);
+        if (!sent)
+          return sent.error();
+        return BatchSentAndAcked{std::move(*sent),
+                                 p.ack_batch(acked_queue, acked_ids)};
+      }
+    });
+  }
+
   core::Result<std::vector<int64_t>>
   send_batch(const std::string& queue,
              const std::vector<OutgoingMessage>& messages) {

@@ -59,7 +59,6 @@ struct QueueMetrics {
   int64_t total_sent = 0;
 };
 
-/// What `nack` does with a message.
 /// What `MessagingProvider::send_and_ack` did once the send succeeded.
 struct SentAndAcked {
   int64_t sent_id = 0;
@@ -68,6 +67,17 @@ struct SentAndAcked {
   core::Result<void> acked;
 };
 
+/// What `MessagingProvider::send_and_ack_batch` did once the send
+/// succeeded.
+struct BatchSentAndAcked {
+  /// The sent messages' ids, in input order.
+  std::vector<int64_t> sent_ids;
+  /// The acks' outcome: it failed only when the provider acks after the
+  /// send, in a call of its own.
+  core::Result<void> acked;
+};
+
+/// What `nack` does with a message.
 struct NackAction {
   enum class Kind {
     /// Make it visible again after `delay` (delivery count is kept).

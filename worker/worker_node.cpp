@@ -33,6 +33,8 @@ WorkerProcessorOptions processor_options(const config::NodeConfig& config,
       = std::chrono::seconds{config.worker.default_step_timeout_seconds};
   options.timeout_grace
       = std::chrono::milliseconds{config.worker.timeout_grace_ms};
+  options.result_batch_limit
+      = static_cast<std::size_t>(config.worker.result_batch_size);
   return options;
 }
 

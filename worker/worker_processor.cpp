@@ -8,7 +8,6 @@
 #include <caf/send.hpp>
 
 #include <algorithm>
-#include <thread>
 
 namespace tasker::worker {
 
@@ -50,44 +49,6 @@ channels::StepResult make_result(const channels::StepMessage& step,
   return result;
 }
 
-// Sends the result and acks the step message (in one transaction where
-// the provider can): the message goes only once the result is durably
-// sent. A failed send is retried (`attempts` in all). True once sent.
-bool settle(messaging::MessagingProvider& provider,
-            const channels::StepResult& result, const std::string& queue,
-            int64_t msg_id, int attempts,
-            std::chrono::milliseconds retry_delay) {
-  const auto results_queue = std::string{config::kStepResultsQueue};
-  messaging::OutgoingMessage message{channels::to_json_text(result), {}, {}};
-  for (int attempt = 1;; ++attempt) {
-    auto sent = provider.send_and_ack(results_queue, message, queue, msg_id);
-    if (sent) {
-      if (!sent->acked)
-        core::log_warn(kComponent,
-                       "acking message " + std::to_string(msg_id) + " of '"
-                           + queue
-                           + "' failed (the step runs again; orchestration "
-                             "ignores the repeated result): "
-                           + sent->acked.error().to_string());
-      return true;
-    }
-    core::log_warn(kComponent, "sending the result of step " + result.step_id
-                                   + " failed (attempt "
-                                   + std::to_string(attempt) + " of "
-                                   + std::to_string(attempts)
-                                   + "): " + sent.error().to_string());
-    if (attempt >= attempts)
-      break;
-    std::this_thread::sleep_for(retry_delay * attempt);
-  }
-  core::log_error(kComponent,
-                  "the result of step " + result.step_id
-                      + " was not sent; its message " + std::to_string(msg_id)
-                      + " of '" + queue
-                      + "' stays unacked and runs again after its lease");
-  return false;
-}
-
 } // namespace
 
 WorkerProcessor::WorkerProcessor(
@@ -96,7 +57,12 @@ WorkerProcessor::WorkerProcessor(
     WorkerProcessorOptions options)
     : channels::worker_executor_actor::base(cfg),
       provider_(std::move(provider)), registry_(std::move(registry)),
-      run_job_(std::move(run_job)), options_(std::move(options)) {
+      run_job_(std::move(run_job)), options_(std::move(options)),
+      results_(std::make_shared<ResultSender>(
+          provider_transport(provider_),
+          ResultSenderOptions{options_.result_batch_limit,
+                              options_.send_attempts,
+                              options_.send_retry_delay})) {
   counters_.worker_id = options_.worker_id;
 }
 
@@ -270,7 +236,7 @@ void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
   execution->deadline = std::chrono::steady_clock::now() + timeout;
   add_deadline(timeout, {execution->id, false});
   run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
-            provider = provider_, registry = registry_, options = options_,
+            results = results_, registry = registry_, options = options_,
             execution]() mutable {
     auto started = now_us();
     auto clock_started = std::chrono::steady_clock::now();
@@ -283,11 +249,9 @@ void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
     if (!execution->settled.exchange(true)) {
       execution->success = outcome.success;
       execution->error_type = outcome.error_type;
-      execution->sent = settle(
-          provider,
+      execution->sent = results->send(
           make_result(execution->step, outcome, options.worker_id, started),
-          execution->queue, execution->msg_id, options.send_attempts,
-          options.send_retry_delay);
+          execution->queue, execution->msg_id);
     }
     caf::anon_send(self, channels::StepFinished{execution->id});
   });
@@ -401,11 +365,9 @@ void WorkerProcessor::on_deadline(const Deadline& deadline) {
                             true, {}, "handler_timeout");
   execution.success = false;
   execution.error_type = outcome.error_type;
-  // One send: retrying would hold this actor.
-  execution.sent = settle(
-      provider_,
+  execution.sent = results_->send_alone(
       make_result(execution.step, outcome, options_.worker_id, now_us()),
-      execution.queue, execution.msg_id, 1, {});
+      execution.queue, execution.msg_id);
 }
 
 void WorkerProcessor::extend_leases() {

@@ -4,6 +4,7 @@
 #include "channels/step_message.hpp"
 #include "messaging/messaging_provider.hpp"
 #include "worker/handler_registry.hpp"
+#include "worker/result_sender.hpp"
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -48,6 +49,9 @@ struct WorkerProcessorOptions {
   /// its lease and runs again).
   int send_attempts = 3;
   std::chrono::milliseconds send_retry_delay{200};
+  /// Results sent in one call at most (those that finish while a send is
+  /// under way go out together; see `ResultSender`).
+  std::size_t result_batch_limit = 64;
   /// Told of every handler run (on the handler thread): its namespace,
   /// whether it succeeded, and how long it took. For metrics.
   std::function<void(const std::string& namespace_name, bool success,
@@ -69,7 +73,8 @@ struct WorkerProcessorOptions {
 ///   retryable `handler_timeout` failure itself if the handler has not
 ///   returned;
 /// - sends the result to `orchestration_step_results`, and acks the step
-///   message only once the send succeeded; it answers the command then.
+///   message only once the send succeeded (`ResultSender`: results that
+///   finish together go in one call); it answers the command then.
 /// It blocks on the provider only for lease extensions and reported
 /// timeouts: spawn it detached when the provider blocks.
 class WorkerProcessor : public channels::worker_executor_actor::base {
@@ -154,6 +159,7 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   std::shared_ptr<const HandlerRegistry> registry_;
   JobRunner run_job_;
   WorkerProcessorOptions options_;
+  std::shared_ptr<ResultSender> results_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, ExecutionPtr> executions_;
   /// The executions of messages, so a second delivery of one is not run

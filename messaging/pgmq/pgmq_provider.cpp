@@ -150,7 +150,7 @@ FROM p)sql";
 // are drawn in that order. One `batch_ready` notification per distinct
 // delay, with its ids when they fit. Returns the ids, one row per delay.
 constexpr std::string_view kSendBatchSql = R"sql(
-WITH t AS (SELECT clock_timestamp() AS now),
+WITH {before}t AS (SELECT clock_timestamp() AS now),
 m AS (
   INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
   SELECT t.now, t.now + b.delay_ms * interval '1 millisecond', b.msg, b.hdr
@@ -677,6 +677,20 @@ core::Result<int64_t> PgmqProvider::send_one(const std::string& queue,
 core::Result<std::vector<int64_t>>
 PgmqProvider::send_batch(const std::string& queue,
                          const std::vector<OutgoingMessage>& messages) {
+  return send_many(queue, messages, nullptr, {});
+}
+
+core::Result<std::vector<int64_t>> PgmqProvider::send_and_ack_batch(
+    const std::string& queue, const std::vector<OutgoingMessage>& messages,
+    const std::string& acked_queue, const std::vector<int64_t>& acked_ids) {
+  if (auto ok = validate(acked_queue); !ok)
+    return ok.error();
+  return send_many(queue, messages, &acked_queue, acked_ids);
+}
+
+core::Result<std::vector<int64_t>> PgmqProvider::send_many(
+    const std::string& queue, const std::vector<OutgoingMessage>& messages,
+    const std::string* acked_queue, const std::vector<int64_t>& acked_ids) {
   if (auto ok = validate(queue); !ok)
     return ok.error();
   if (messages.empty())
@@ -698,13 +712,28 @@ PgmqProvider::send_batch(const std::string& queue,
   auto header_array = text_array(headers);
   auto delay_array = number_array(delays);
   return state_->run<std::vector<int64_t>>(
-      "send_batch", queue, Retry::unsafe,
+      acked_queue ? "send_and_ack_batch" : "send_batch", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<std::vector<int64_t>> {
-        auto name = queue_statement(c, "send_batch", queue, kSendBatchSql);
         pqxx::nontransaction tx{*c.connection};
+        auto rows
+            = acked_queue
+                  ? tx.exec_prepared(
+                      c.statement(
+                          "send_and_ack_batch_" + queue + "_" + *acked_queue,
+                          [&] {
+                            return expand(kSendBatchSql, queue, {},
+                                          "acked AS (DELETE FROM pgmq.q_"
+                                              + *acked_queue
+                                              + " WHERE msg_id = "
+                                                "ANY($4::bigint[])), ");
+                          }),
+                      payload_array, header_array, delay_array,
+                      number_array(acked_ids))
+                  : tx.exec_prepared(
+                      queue_statement(c, "send_batch", queue, kSendBatchSql),
+                      payload_array, header_array, delay_array);
         std::vector<int64_t> ids;
-        for (const auto& row :
-             tx.exec_prepared(name, payload_array, header_array, delay_array)) {
+        for (const auto& row : rows) {
           auto group = parse_bigint_array(row[0].as<std::string>());
           ids.insert(ids.end(), group.begin(), group.end());
         }

@@ -60,6 +60,12 @@ class PgmqProvider {
   core::Result<std::vector<int64_t>>
   send_batch(const std::string& queue,
              const std::vector<OutgoingMessage>& messages);
+  /// `send_batch` that also deletes messages `acked_ids` of `acked_queue`,
+  /// in the same statement: all of it commits, or none. Returns the new
+  /// ids in input order.
+  core::Result<std::vector<int64_t>> send_and_ack_batch(
+      const std::string& queue, const std::vector<OutgoingMessage>& messages,
+      const std::string& acked_queue, const std::vector<int64_t>& acked_ids);
   core::Result<std::vector<QueuedMessage>>
   receive(const std::string& queue, int32_t limit,
           std::chrono::seconds visibility_timeout);
@@ -99,6 +105,10 @@ class PgmqProvider {
                                  const OutgoingMessage& message,
                                  const std::string* acked_queue,
                                  int64_t acked_id);
+  /// `send_batch`, or `send_and_ack_batch` when `acked_queue` is set.
+  core::Result<std::vector<int64_t>> send_many(
+      const std::string& queue, const std::vector<OutgoingMessage>& messages,
+      const std::string* acked_queue, const std::vector<int64_t>& acked_ids);
 
   std::shared_ptr<State> state_;
 };

@@ -243,6 +243,58 @@ TEST_CASE("a reply is sent and notified and its request acked in one "
   CHECK(f.provider.metrics(replies)->depth == 1);
 }
 
+TEST_CASE("replies are sent and announced and their requests acked in one "
+          "statement, or none of it") {
+  Fixture f;
+  auto requests = f.queue("breq");
+  auto replies = f.queue("brep", "_queue");
+  Recorder recorder;
+  auto sub = f.provider.subscribe(replies, recorder.handler());
+  REQUIRE_MESSAGE(sub.ok(), sub.error().to_string());
+  std::vector<int64_t> taken;
+  for (int i = 0; i < 4; ++i) {
+    auto id = f.provider.send(requests, json_message({{"n", i}}));
+    REQUIRE(id.ok());
+    taken.push_back(*id);
+  }
+  REQUIRE(f.provider.receive(requests, 4, 30s)->size() == 4);
+
+  std::vector<OutgoingMessage> answers;
+  for (int i = 0; i < 3; ++i)
+    answers.push_back(json_message({{"n", 10 + i}}));
+  std::vector<int64_t> answered{taken[0], taken[1], taken[2]};
+  auto sent
+      = f.provider.send_and_ack_batch(replies, answers, requests, answered);
+  REQUIRE_MESSAGE(sent.ok(), sent.error().to_string());
+  REQUIRE(sent->size() == 3);
+  CHECK((*sent)[0] < (*sent)[1]);
+  CHECK((*sent)[1] < (*sent)[2]);
+  CHECK(f.provider.metrics(requests)->depth == 1);
+  CHECK(f.provider.metrics(replies)->depth == 3);
+  // One signal to poll for the three.
+  auto got = recorder.wait_for(1);
+  REQUIRE(got.size() == 1);
+  CHECK(std::holds_alternative<Available>(got[0].notification));
+  auto replied = f.provider.receive(replies, 10, 30s);
+  REQUIRE(replied.ok());
+  REQUIRE(replied->size() == 3);
+  CHECK(number_of(replied->at(2).payload) == 12);
+
+  // A batch that cannot be sent acks nothing.
+  auto missing = unique_name("gone");
+  auto refused
+      = f.provider.send_and_ack_batch(missing, answers, requests, {taken[3]});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message().find(missing) != std::string::npos);
+  std::vector<OutgoingMessage> broken{json_message({{"n", 1}}),
+                                      {"{oops", {}, {}}};
+  REQUIRE_FALSE(
+      f.provider.send_and_ack_batch(replies, broken, requests, {taken[3]})
+          .ok());
+  CHECK(f.provider.metrics(requests)->depth == 1);
+  CHECK(f.provider.metrics(replies)->depth == 3);
+}
+
 TEST_CASE("a delayed message is announced when it becomes visible") {
   Fixture f;
   auto q = f.queue("dly");

@@ -60,6 +60,31 @@ TEST_CASE("the message client sends by role") {
   CHECK(missing.error().code() == ErrorCode::queue_not_found);
 }
 
+TEST_CASE("replies are sent, then their requests acked, where the provider "
+          "has no transactions") {
+  MessagingProvider provider{InMemoryProvider{}};
+  REQUIRE(provider.ensure_queues({"requests", "replies"}).ok());
+  std::vector<int64_t> requests;
+  for (int i = 0; i < 3; ++i)
+    requests.push_back(*provider.send("requests", {"{}", {}, {}}));
+  REQUIRE(provider.receive("requests", 3, std::chrono::seconds{30})->size()
+          == 3);
+  std::vector<OutgoingMessage> replies{{R"({"n":1})", {}, {}},
+                                       {R"({"n":2})", {}, {}}};
+  auto sent = provider.send_and_ack_batch("replies", replies, "requests",
+                                          {requests[0], requests[1]});
+  REQUIRE(sent.ok());
+  CHECK(sent->sent_ids.size() == 2);
+  CHECK(sent->acked.ok());
+  CHECK(provider.metrics("requests")->depth == 1);
+  CHECK(provider.metrics("replies")->depth == 2);
+  // A send that fails acks nothing.
+  CHECK_FALSE(
+      provider.send_and_ack_batch("missing", replies, "requests", {requests[2]})
+          .ok());
+  CHECK(provider.metrics("requests")->depth == 1);
+}
+
 TEST_CASE("a reply is sent and its request acked one after the other where "
           "the provider has no transactions") {
   MessagingProvider provider{InMemoryProvider{}};

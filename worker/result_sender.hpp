@@ -1,0 +1,89 @@
+#pragma once
+
+#include "channels/orchestration_commands.hpp"
+#include "core/result.hpp"
+#include "messaging/messaging_provider.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tasker::worker {
+
+/// One call that sends results to `orchestration_step_results` and acks
+/// `acked_ids` of `acked_queue`, the step messages they answer.
+using ResultTransport
+    = std::function<core::Result<messaging::BatchSentAndAcked>(
+        const std::vector<messaging::OutgoingMessage>& results,
+        const std::string& acked_queue, const std::vector<int64_t>& acked_ids)>;
+
+/// The provider as a `ResultTransport`: a single result with
+/// `send_and_ack` (on PGMQ its notification carries the result), several
+/// with `send_and_ack_batch` (on PGMQ one statement and one commit).
+ResultTransport provider_transport(messaging::MessagingProvider provider);
+
+struct ResultSenderOptions {
+  /// Results sent in one call at most.
+  std::size_t max_batch = 64;
+  /// Calls for one batch before giving up (its steps then come back after
+  /// their leases and run again).
+  int attempts = 3;
+  std::chrono::milliseconds retry_delay{200};
+};
+
+/// Sends the worker's step results, acking the step messages they answer
+/// only once the results are durably sent, and sends results that finish
+/// together in one call (group commit): a thread that finds no call under
+/// way sends every result waiting for the same acked queue, its own
+/// included; a thread that finds one under way waits for the next call,
+/// made by one of the waiting threads. Alone, a result goes out at once.
+/// Thread-safe.
+class ResultSender {
+ public:
+  ResultSender(ResultTransport transport, ResultSenderOptions options);
+
+  /// Blocks until the result is sent (true) or its batch failed
+  /// `attempts` times (false: its step message stays unacked).
+  bool send(const channels::StepResult& result, const std::string& acked_queue,
+            int64_t acked_id);
+
+  /// One call for this result alone, not waiting for others' calls and not
+  /// retried: for a caller that must not block long (an actor).
+  bool send_alone(const channels::StepResult& result,
+                  const std::string& acked_queue, int64_t acked_id);
+
+  /// Results waiting for a call to take them.
+  std::size_t waiting() const;
+
+  /// Calls made so far.
+  uint64_t calls() const;
+
+ private:
+  struct Pending {
+    std::string step_id;
+    messaging::OutgoingMessage message;
+    std::string acked_queue;
+    int64_t acked_id = 0;
+    bool done = false;
+    bool sent = false;
+  };
+
+  std::vector<Pending*> take_batch();
+  bool deliver(const std::vector<Pending*>& batch, int attempts);
+
+  ResultTransport transport_;
+  ResultSenderOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable finished_;
+  std::deque<Pending*> waiting_;
+  bool calling_ = false;
+  uint64_t calls_ = 0;
+};
+
+} // namespace tasker::worker
