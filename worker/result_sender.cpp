@@ -43,88 +43,55 @@ ResultTransport provider_transport(messaging::MessagingProvider provider) {
 
 ResultSender::ResultSender(ResultTransport transport,
                            ResultSenderOptions options)
-    : transport_(std::move(transport)), options_(std::move(options)) {}
+    : transport_(std::move(transport)), options_(std::move(options)),
+      grouper_(
+          [this](const std::string& acked_queue, std::vector<Entry> entries) {
+            return deliver(acked_queue, std::move(entries));
+          },
+          options_.max_batch) {}
 
 bool ResultSender::send(const channels::StepResult& result,
                         const std::string& acked_queue, int64_t acked_id) {
-  Pending pending{result.step_id,
-                  {channels::to_json_text(result), {}, {}},
-                  acked_queue,
-                  acked_id};
-  std::unique_lock lock{mutex_};
-  waiting_.push_back(&pending);
-  while (!pending.done) {
-    if (calling_) {
-      finished_.wait(lock);
-      continue;
-    }
-    calling_ = true;
-    ++calls_;
-    auto batch = take_batch();
-    lock.unlock();
-    bool sent = deliver(batch, options_.attempts);
-    lock.lock();
-    for (auto* taken : batch) {
-      taken->sent = sent;
-      taken->done = true;
-    }
-    calling_ = false;
-    finished_.notify_all();
-  }
-  return pending.sent;
+  return grouper_.submit(acked_queue,
+                         Entry{result.step_id,
+                               {channels::to_json_text(result), {}, {}},
+                               acked_id});
 }
 
 bool ResultSender::send_alone(const channels::StepResult& result,
                               const std::string& acked_queue,
                               int64_t acked_id) {
-  Pending pending{result.step_id,
-                  {channels::to_json_text(result), {}, {}},
-                  acked_queue,
-                  acked_id};
-  {
-    std::lock_guard lock{mutex_};
-    ++calls_;
-  }
-  return deliver({&pending}, 1);
+  return deliver(acked_queue,
+                 {Entry{result.step_id,
+                        {channels::to_json_text(result), {}, {}},
+                        acked_id}},
+                 1);
 }
 
 std::size_t ResultSender::waiting() const {
-  std::lock_guard lock{mutex_};
-  return waiting_.size();
+  return grouper_.waiting();
 }
 
 uint64_t ResultSender::calls() const {
-  std::lock_guard lock{mutex_};
-  return calls_;
+  return grouper_.calls();
 }
 
-// The oldest waiting result and those after it with the same acked queue
-// (one call acks messages of one queue), up to `max_batch`.
-std::vector<ResultSender::Pending*> ResultSender::take_batch() {
-  std::vector<Pending*> batch;
-  const auto queue = waiting_.front()->acked_queue;
-  for (auto i = waiting_.begin();
-       i != waiting_.end() && batch.size() < options_.max_batch;) {
-    if ((*i)->acked_queue == queue) {
-      batch.push_back(*i);
-      i = waiting_.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  return batch;
+std::vector<bool> ResultSender::deliver(const std::string& acked_queue,
+                                        std::vector<Entry> entries) {
+  return std::vector<bool>(entries.size(),
+                           deliver(acked_queue, entries, options_.attempts));
 }
 
-bool ResultSender::deliver(const std::vector<Pending*>& batch, int attempts) {
+bool ResultSender::deliver(const std::string& queue,
+                           const std::vector<Entry>& entries, int attempts) {
   std::vector<messaging::OutgoingMessage> messages;
   std::vector<int64_t> acked_ids;
   std::vector<std::string> step_ids;
-  for (const auto* pending : batch) {
-    messages.push_back(pending->message);
-    acked_ids.push_back(pending->acked_id);
-    step_ids.push_back(pending->step_id);
+  for (const auto& entry : entries) {
+    messages.push_back(entry.message);
+    acked_ids.push_back(entry.acked_id);
+    step_ids.push_back(entry.step_id);
   }
-  const auto& queue = batch.front()->acked_queue;
   for (int attempt = 1;; ++attempt) {
     auto sent = transport_(messages, queue, acked_ids);
     if (sent) {

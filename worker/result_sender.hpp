@@ -3,14 +3,12 @@
 #include "channels/orchestration_commands.hpp"
 #include "core/result.hpp"
 #include "messaging/messaging_provider.hpp"
+#include "worker/call_grouper.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,12 +36,8 @@ struct ResultSenderOptions {
 };
 
 /// Sends the worker's step results, acking the step messages they answer
-/// only once the results are durably sent, and sends results that finish
-/// together in one call (group commit): a thread that finds no call under
-/// way sends every result waiting for the same acked queue, its own
-/// included; a thread that finds one under way waits for the next call,
-/// made by one of the waiting threads. Alone, a result goes out at once.
-/// Thread-safe.
+/// only once the results are durably sent; results that finish together
+/// go in one call, those for one step queue (`CallGrouper`). Thread-safe.
 class ResultSender {
  public:
   ResultSender(ResultTransport transport, ResultSenderOptions options);
@@ -65,25 +59,20 @@ class ResultSender {
   uint64_t calls() const;
 
  private:
-  struct Pending {
+  struct Entry {
     std::string step_id;
     messaging::OutgoingMessage message;
-    std::string acked_queue;
     int64_t acked_id = 0;
-    bool done = false;
-    bool sent = false;
   };
 
-  std::vector<Pending*> take_batch();
-  bool deliver(const std::vector<Pending*>& batch, int attempts);
+  std::vector<bool> deliver(const std::string& acked_queue,
+                            std::vector<Entry> entries);
+  bool deliver(const std::string& acked_queue,
+               const std::vector<Entry>& entries, int attempts);
 
   ResultTransport transport_;
   ResultSenderOptions options_;
-  mutable std::mutex mutex_;
-  std::condition_variable finished_;
-  std::deque<Pending*> waiting_;
-  bool calling_ = false;
-  uint64_t calls_ = 0;
+  CallGrouper<Entry, bool> grouper_;
 };
 
 } // namespace tasker::worker
