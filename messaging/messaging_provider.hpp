@@ -164,31 +164,6 @@ class MessagingProvider {
     });
   }
 
-  /// Claims the visible messages among `ids`, like `read_by_id` for each
-  /// (in one statement when the provider can: PGMQ); the others are left
-  /// out. Fails as a whole when one read fails.
-  core::Result<std::vector<QueuedMessage>>
-  read_by_ids(const std::string& queue, const std::vector<int64_t>& ids,
-              std::chrono::seconds visibility_timeout) {
-    return visit([&](auto& p) -> core::Result<std::vector<QueuedMessage>> {
-      if constexpr (requires {
-                      p.read_by_ids(queue, ids, visibility_timeout);
-                    }) {
-        return p.read_by_ids(queue, ids, visibility_timeout);
-      } else {
-        std::vector<QueuedMessage> claimed;
-        for (auto id : ids) {
-          auto got = p.read_by_id(queue, id, visibility_timeout);
-          if (!got)
-            return got.error();
-          if (*got)
-            claimed.push_back(std::move(**got));
-        }
-        return claimed;
-      }
-    });
-  }
-
   core::Result<void> ack(const std::string& queue, int64_t id) {
     return visit([&](auto& p) {
       return p.ack(queue, id);

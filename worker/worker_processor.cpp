@@ -58,7 +58,6 @@ WorkerProcessor::WorkerProcessor(
     : channels::worker_executor_actor::base(cfg),
       provider_(std::move(provider)), registry_(std::move(registry)),
       run_job_(std::move(run_job)), options_(std::move(options)),
-      claimer_(std::make_shared<StepClaimer>(provider_, options_.lease)),
       results_(std::make_shared<ResultSender>(
           provider_transport(provider_),
           ResultSenderOptions{options_.result_batch_limit,
@@ -186,13 +185,13 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
           / static_cast<double>(limit_of(execution->namespace_name)));
   in_progress_[{execution->queue, execution->msg_id}] = execution->id;
   executions_.emplace(execution->id, execution);
-  // Claims (a read by id unless the message came leased; claims made at
-  // the same time go in one call) and decodes on a handler thread: both
-  // may wait on the provider.
+  // Claims (a read by id unless the message came leased) and decodes on a
+  // handler thread: both may wait on the provider.
   run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
-            provider = provider_, claimer = claimer_, execution]() mutable {
+            provider = provider_, lease = options_.lease, execution]() mutable {
     if (!execution->message || !execution->message->leased) {
-      auto got = claimer->claim(execution->queue, execution->msg_id);
+      auto got
+          = provider.read_by_id(execution->queue, execution->msg_id, lease);
       if (!got)
         core::log_warn(kComponent,
                        "claiming message " + std::to_string(execution->msg_id)

@@ -5,7 +5,6 @@
 #include "messaging/messaging_provider.hpp"
 #include "worker/handler_registry.hpp"
 #include "worker/result_sender.hpp"
-#include "worker/step_claimer.hpp"
 
 #include <caf/actor_clock.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -62,8 +61,7 @@ struct WorkerProcessorOptions {
 
 /// The worker's command processor (`worker_processor_actor`), for every
 /// namespace the worker serves:
-/// - claims a step message (reads it by id unless it came leased; claims
-///   made at the same time go in one call, `StepClaimer`), decodes
+/// - claims a step message (reads it by id unless it came leased), decodes
 ///   it (an undecodable one is dead-lettered with the reason), and runs its
 ///   handler on a handler thread (`JobRunner`), never on its own;
 /// - takes on at most the namespace's concurrency at once; more commands of
@@ -161,7 +159,6 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   std::shared_ptr<const HandlerRegistry> registry_;
   JobRunner run_job_;
   WorkerProcessorOptions options_;
-  std::shared_ptr<StepClaimer> claimer_;
   std::shared_ptr<ResultSender> results_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, ExecutionPtr> executions_;

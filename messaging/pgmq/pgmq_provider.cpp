@@ -192,8 +192,6 @@ constexpr std::string_view kPickOldest
     = "WHERE vt <= clock_timestamp() ORDER BY msg_id LIMIT $1";
 constexpr std::string_view kPickById
     = "WHERE msg_id = $1 AND vt <= clock_timestamp()";
-constexpr std::string_view kPickByIds
-    = "WHERE msg_id = ANY($1::bigint[]) AND vt <= clock_timestamp()";
 
 // Claims visible messages like pgmq.read: $1 limit or id, $2 visibility
 // timeout in seconds. Those already delivered $3 (max deliveries) times are
@@ -326,14 +324,11 @@ struct Claimed {
   std::size_t dead_lettered = 0;
 };
 
-// Claims with the statement `<kind>_<queue>` for `target` (a limit, an id
-// or an array of ids, as `pick` says), then dead-letters what it found
-// delivered too often.
-template <class Target>
+// Claims with the statement `<kind>_<queue>` for `target` (a limit or an
+// id, as `pick` says), then dead-letters what it found delivered too often.
 Claimed claim(PooledConnection& c, std::string_view kind,
-              const std::string& queue, std::string_view pick,
-              const Target& target, std::chrono::seconds visibility_timeout,
-              int32_t max_deliveries) {
+              const std::string& queue, std::string_view pick, int64_t target,
+              std::chrono::seconds visibility_timeout, int32_t max_deliveries) {
   // A dead-letter queue has none of its own: its messages stay.
   if (is_dead_letter_queue(queue))
     max_deliveries = std::numeric_limits<int32_t>::max();
@@ -341,10 +336,10 @@ Claimed claim(PooledConnection& c, std::string_view kind,
   std::vector<int64_t> worn_out;
   {
     pqxx::nontransaction tx{*c.connection};
-    pqxx::result rows = tx.exec_prepared(
-        queue_statement(c, kind, queue, kClaimSql, pick), target,
-        static_cast<int64_t>(visibility_timeout.count()), max_deliveries);
-    for (const auto& row : rows) {
+    for (const auto& row : tx.exec_prepared(
+             queue_statement(c, kind, queue, kClaimSql, pick), target,
+             static_cast<int64_t>(visibility_timeout.count()),
+             max_deliveries)) {
       if (row[6].as<bool>())
         worn_out.push_back(row[0].as<int64_t>());
       else
@@ -802,34 +797,6 @@ PgmqProvider::read_by_id(const std::string& queue, int64_t id,
         if (!claimed.leased.empty())
           return std::optional<QueuedMessage>{std::move(claimed.leased[0])};
         return std::optional<QueuedMessage>{};
-      });
-}
-
-core::Result<std::vector<QueuedMessage>>
-PgmqProvider::read_by_ids(const std::string& queue,
-                          const std::vector<int64_t>& ids,
-                          std::chrono::seconds visibility_timeout) {
-  if (auto ok = validate(queue); !ok)
-    return ok.error();
-  if (visibility_timeout.count() < 0)
-    return Error{ErrorCode::invalid_argument,
-                 "pgmq read_by_ids on queue '" + queue
-                     + "': the visibility timeout must be 0 or more"};
-  if (ids.empty())
-    return std::vector<QueuedMessage>{};
-  auto max_deliveries = state_->options.max_deliveries;
-  auto id_array = number_array(ids);
-  return state_->run<std::vector<QueuedMessage>>(
-      "read_by_ids", queue, Retry::safe,
-      [&](PooledConnection& c,
-          const Attempt&) -> Result<std::vector<QueuedMessage>> {
-        auto claimed = claim(c, "read_by_ids", queue, kPickByIds, id_array,
-                             visibility_timeout, max_deliveries);
-        std::sort(claimed.leased.begin(), claimed.leased.end(),
-                  [](const auto& a, const auto& b) {
-                    return a.id < b.id;
-                  });
-        return std::move(claimed.leased);
       });
 }
 

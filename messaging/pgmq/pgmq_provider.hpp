@@ -72,12 +72,6 @@ class PgmqProvider {
   core::Result<std::optional<QueuedMessage>>
   read_by_id(const std::string& queue, int64_t id,
              std::chrono::seconds visibility_timeout);
-  /// `read_by_id` for several messages in one statement: the visible ones
-  /// among `ids`, claimed, by id; those delivered too often are
-  /// dead-lettered instead.
-  core::Result<std::vector<QueuedMessage>>
-  read_by_ids(const std::string& queue, const std::vector<int64_t>& ids,
-              std::chrono::seconds visibility_timeout);
   core::Result<void> ack(const std::string& queue, int64_t id);
   core::Result<void> ack_batch(const std::string& queue,
                                const std::vector<int64_t>& ids);

@@ -563,44 +563,6 @@ TEST_CASE("a worn-out message is dead-lettered and the receive goes on") {
   CHECK(f.provider.metrics(q)->depth == 1);
 }
 
-TEST_CASE("several messages are claimed by id in one statement: the "
-          "visible ones, worn-out ones dead-lettered") {
-  Fixture f;
-  auto q = f.queue("ids");
-  std::vector<int64_t> ids;
-  for (int i = 0; i < 5; ++i) {
-    auto id = f.provider.send(q, json_message({{"n", i}}));
-    REQUIRE(id.ok());
-    ids.push_back(*id);
-  }
-  // ids[1] is held by another claim, ids[2] is gone, ids[3] is worn out
-  // (3 deliveries with max_deliveries 3).
-  REQUIRE(f.provider.read_by_id(q, ids[1], 30s)->has_value());
-  REQUIRE(f.provider.ack(q, ids[2]).ok());
-  for (int delivery = 1; delivery <= 3; ++delivery)
-    REQUIRE(f.provider.read_by_id(q, ids[3], 0s)->has_value());
-
-  auto claimed = f.provider.read_by_ids(
-      q, {ids[4], ids[0], ids[1], ids[2], ids[3], ids[4] + 1000}, 30s);
-  REQUIRE_MESSAGE(claimed.ok(), claimed.error().to_string());
-  REQUIRE(claimed->size() == 2);
-  CHECK(claimed->at(0).id == ids[0]);
-  CHECK(number_of(claimed->at(0).payload) == 0);
-  CHECK(claimed->at(0).leased);
-  CHECK(claimed->at(1).id == ids[4]);
-  // Claimed means invisible now.
-  CHECK(f.provider.read_by_ids(q, {ids[0], ids[4]}, 30s)->empty());
-  auto dead = f.provider.receive(q + "_dlq", 10, 30s);
-  REQUIRE(dead.ok());
-  REQUIRE(dead->size() == 1);
-  CHECK(dead->front().headers.at("x-original-id") == std::to_string(ids[3]));
-  CHECK(f.provider.read_by_ids(q, {}, 30s)->empty());
-  auto missing = unique_name("gone");
-  auto refused = f.provider.read_by_ids(missing, {ids[0]}, 30s);
-  REQUIRE_FALSE(refused.ok());
-  CHECK(refused.error().message().find(missing) != std::string::npos);
-}
-
 TEST_CASE("the provider and the PGMQ SQL API share queues") {
   Fixture f;
   auto q = f.queue("sql");
