@@ -22,6 +22,7 @@ PACKAGES=(
   libyaml-cpp-dev
   libtomlplusplus-dev
   libssl-dev
+  libjemalloc-dev
   postgresql-15
   rabbitmq-server
   procps
