@@ -20,6 +20,15 @@ std::string describe(const std::vector<std::string>& step_ids) {
          + " steps (the first " + step_ids.front() + ")";
 }
 
+// "message 7 of 'q'", "messages 7, 9 of 'q'".
+std::string describe_messages(const std::vector<int64_t>& ids,
+                              const std::string& queue) {
+  std::string out = ids.size() == 1 ? "message " : "messages ";
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    out += (i == 0 ? "" : ", ") + std::to_string(ids[i]);
+  return out + " of '" + queue + "'";
+}
+
 } // namespace
 
 ResultTransport provider_transport(messaging::MessagingProvider provider) {
@@ -46,7 +55,10 @@ ResultSender::ResultSender(ResultTransport transport,
     : transport_(std::move(transport)), options_(std::move(options)),
       grouper_(
           [this](const std::string& acked_queue, std::vector<Entry> entries) {
-            return deliver(acked_queue, std::move(entries));
+            auto count = entries.size();
+            return std::vector<bool>(
+                count,
+                deliver(acked_queue, std::move(entries), options_.attempts));
           },
           options_.max_batch) {}
 
@@ -76,30 +88,23 @@ uint64_t ResultSender::calls() const {
   return grouper_.calls();
 }
 
-std::vector<bool> ResultSender::deliver(const std::string& acked_queue,
-                                        std::vector<Entry> entries) {
-  return std::vector<bool>(entries.size(),
-                           deliver(acked_queue, entries, options_.attempts));
-}
-
-bool ResultSender::deliver(const std::string& queue,
-                           const std::vector<Entry>& entries, int attempts) {
+bool ResultSender::deliver(const std::string& queue, std::vector<Entry> entries,
+                           int attempts) {
   std::vector<messaging::OutgoingMessage> messages;
   std::vector<int64_t> acked_ids;
   std::vector<std::string> step_ids;
-  for (const auto& entry : entries) {
-    messages.push_back(entry.message);
+  for (auto& entry : entries) {
+    messages.push_back(std::move(entry.message));
     acked_ids.push_back(entry.acked_id);
-    step_ids.push_back(entry.step_id);
+    step_ids.push_back(std::move(entry.step_id));
   }
   for (int attempt = 1;; ++attempt) {
     auto sent = transport_(messages, queue, acked_ids);
     if (sent) {
       if (!sent->acked)
         core::log_warn(kComponent,
-                       "acking " + std::to_string(acked_ids.size())
-                           + " message(s) of '" + queue
-                           + "' failed (their steps run again; orchestration "
+                       "acking " + describe_messages(acked_ids, queue)
+                           + " failed (their steps run again; orchestration "
                              "ignores repeated results): "
                            + sent->acked.error().to_string());
       return true;
@@ -115,10 +120,11 @@ bool ResultSender::deliver(const std::string& queue,
   }
   core::log_error(kComponent,
                   describe(step_ids) + (step_ids.size() == 1 ? " was" : " were")
-                      + " not sent; " + std::to_string(acked_ids.size())
-                      + " message(s) of '" + queue
-                      + "' stay unacked and run again after "
-                        "their lease");
+                      + " not sent; " + describe_messages(acked_ids, queue)
+                      + (acked_ids.size() == 1
+                             ? " stays unacked and runs again after its lease"
+                             : " stay unacked and run again after their "
+                               "leases"));
   return false;
 }
 

@@ -65,10 +65,8 @@ class ResultSender {
     int64_t acked_id = 0;
   };
 
-  std::vector<bool> deliver(const std::string& acked_queue,
-                            std::vector<Entry> entries);
-  bool deliver(const std::string& acked_queue,
-               const std::vector<Entry>& entries, int attempts);
+  bool deliver(const std::string& acked_queue, std::vector<Entry> entries,
+               int attempts);
 
   ResultTransport transport_;
   ResultSenderOptions options_;

@@ -33,7 +33,7 @@ WorkerProcessorOptions processor_options(const config::NodeConfig& config,
       = std::chrono::seconds{config.worker.default_step_timeout_seconds};
   options.timeout_grace
       = std::chrono::milliseconds{config.worker.timeout_grace_ms};
-  options.result_batch_limit
+  options.results.max_batch
       = static_cast<std::size_t>(config.worker.result_batch_size);
   return options;
 }

@@ -58,11 +58,8 @@ WorkerProcessor::WorkerProcessor(
     : channels::worker_executor_actor::base(cfg),
       provider_(std::move(provider)), registry_(std::move(registry)),
       run_job_(std::move(run_job)), options_(std::move(options)),
-      results_(std::make_shared<ResultSender>(
-          provider_transport(provider_),
-          ResultSenderOptions{options_.result_batch_limit,
-                              options_.send_attempts,
-                              options_.send_retry_delay})) {
+      results_(std::make_shared<ResultSender>(provider_transport(provider_),
+                                              options_.results)) {
   counters_.worker_id = options_.worker_id;
 }
 

@@ -45,13 +45,8 @@ struct WorkerProcessorOptions {
   /// After the timeout, how long a handler may take to notice the stop
   /// before the worker reports the timeout in its place.
   std::chrono::milliseconds timeout_grace{2000};
-  /// Sends of one result before giving up (the step then comes back after
-  /// its lease and runs again).
-  int send_attempts = 3;
-  std::chrono::milliseconds send_retry_delay{200};
-  /// Results sent in one call at most (those that finish while a send is
-  /// under way go out together; see `ResultSender`).
-  std::size_t result_batch_limit = 64;
+  /// How results are sent: batch limit, attempts, retry delay.
+  ResultSenderOptions results;
   /// Told of every handler run (on the handler thread): its namespace,
   /// whether it succeeded, and how long it took. For metrics.
   std::function<void(const std::string& namespace_name, bool success,

@@ -1,6 +1,7 @@
 #include "worker/result_sender.hpp"
 
 #include "channels/message_json.hpp"
+#include "core/logger.hpp"
 
 #include <doctest/doctest.h>
 
@@ -167,11 +168,22 @@ TEST_CASE("a call takes at most max_batch results") {
 }
 
 TEST_CASE("a failing send is retried, then reported unsent") {
+  std::vector<std::string> errors;
+  core::Logger::set_sink([&errors](core::LogLevel level, std::string_view,
+                                   std::string_view message) {
+    if (level == core::LogLevel::error)
+      errors.emplace_back(message);
+  });
   RecordingTransport recording;
   recording.fail = true;
   ResultSender sender{recording.transport(), {64, 3, {}}};
   CHECK_FALSE(sender.send(result_of("s1"), "steps", 7));
+  core::Logger::set_sink({});
   CHECK(recording.calls.size() == 3);
+  // The error names the step and the message left unacked.
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("step s1") != std::string::npos);
+  CHECK(errors[0].find("message 7 of 'steps'") != std::string::npos);
   // `send_alone` makes one call only.
   CHECK_FALSE(sender.send_alone(result_of("s2"), "steps", 8));
   CHECK(recording.calls.size() == 4);

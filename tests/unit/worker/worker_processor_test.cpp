@@ -93,7 +93,7 @@ struct Fixture {
     options.concurrency = {{"billing", 3}, {"reports", 3}};
     options.lease = 30s;
     options.heartbeat = 10s;
-    options.send_attempts = 1;
+    options.results.attempts = 1;
   }
 
   ~Fixture() {
