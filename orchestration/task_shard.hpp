@@ -100,6 +100,8 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   initialize_from(std::optional<messaging::QueuedMessage> message,
                   const std::string& task_id);
 
+  /// Decides a queued step result; claims it first when it came unleased,
+  /// unless `decides_unclaimed`.
   ResultPromise accept_result(std::optional<messaging::QueuedMessage> message);
   void enqueue_result(PendingResult pending);
   void flush();
@@ -132,6 +134,8 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   /// finished one.
   void remember(const TaskSnapshot& task);
   void forget(const std::string& task_id);
+  /// Whether a result of `task_id` that came unclaimed is decided as is.
+  bool decides_unclaimed(const std::string& task_id);
   std::shared_ptr<const TaskSnapshot> recall(const std::string& task_id) const;
 
   TaskStoreHandle store_;

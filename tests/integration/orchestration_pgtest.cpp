@@ -1,7 +1,8 @@
 // Two orchestration instances on one PostgreSQL database (PGMQ and the task
 // store side by side), each with its own connections, event system and
 // shards, work the same tasks concurrently; workers play along from test
-// threads. No step may be dispatched twice.
+// threads. No step may be dispatched twice. And which results a shard
+// decides without claiming them first.
 
 #include <doctest/doctest.h>
 
@@ -171,4 +172,125 @@ TEST_CASE("two orchestration instances never dispatch a step twice") {
   CHECK(b.step_results_processed > 0);
   first.stop(self);
   second.stop(self);
+}
+
+TEST_CASE("an inline result is decided unclaimed only by the shard that "
+          "remembers its task") {
+  testing::ScratchDatabase database{"orch_inline"};
+  auto loaded = config::TemplateCatalog::load(std::string{TASKER_SOURCE_DIR}
+                                              + "/examples/templates");
+  REQUIRE(loaded.ok());
+  auto catalog = std::make_shared<const config::TemplateCatalog>(*loaded);
+  auto queue_of = [&](const std::string& name) {
+    for (const auto& tmpl : catalog->templates())
+      if (tmpl.name == name)
+        return tmpl.queue_name();
+    FAIL("no template " << name);
+    return std::string{};
+  };
+  {
+    auto setup = connect_pgmq(database.url());
+    REQUIRE(setup.ensure_queues(kOrchestrationQueues).ok());
+    for (const auto& tmpl : catalog->templates())
+      REQUIRE(setup.create_queue(tmpl.queue_name()).ok());
+  }
+  caf::actor_system_config cfg;
+  channels::configure_actor_system(cfg);
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  // No event system: the test hands the processors what a notification
+  // that carries the result would.
+  TaskStoreHandle store{testing::connect_store(database.url())};
+  messaging::MessagingProvider provider{connect_pgmq(database.url())};
+  OrchestrationProcessorOptions options;
+  options.shards = 1;
+  auto deciding
+      = sys.spawn<OrchestrationProcessor>(store, provider, catalog, options);
+  auto creating
+      = sys.spawn<OrchestrationProcessor>(store, provider, catalog, options);
+  const std::string results_queue{config::kStepResultsQueue};
+  // Another consumer, which holds the lease of every result sent.
+  messaging::MessagingProvider other{connect_pgmq(database.url())};
+
+  auto create = [&](const channels::orchestration_processor_actor& processor,
+                    const std::string& ns, const std::string& name) {
+    channels::TaskRequest request;
+    request.namespace_name = ns;
+    request.name = name;
+    request.context_json = R"({"even_number":4})";
+    std::string task_id;
+    self->request(processor, 10s, channels::InitializeTask{request})
+        .receive(
+            [&](channels::TaskInitialized& done) {
+              task_id = done.task_id;
+            },
+            [&](caf::error& err) {
+              FAIL(caf::to_string(err));
+            });
+    return task_id;
+  };
+  // The first step's result, sent and leased by the other consumer, as its
+  // notification carries it.
+  auto held_result = [&](const std::string& step_queue) {
+    auto steps = other.receive(step_queue, 1, 30s);
+    REQUIRE(steps.ok());
+    REQUIRE(steps->size() == 1);
+    auto result = testing::succeed(nlohmann::json::parse(steps->at(0).payload));
+    auto sent
+        = other.send(results_queue, {channels::to_json_text(result), {}, {}});
+    REQUIRE(sent.ok());
+    auto held = other.read_by_id(results_queue, *sent, 30s);
+    REQUIRE(held.ok());
+    REQUIRE(held->has_value());
+    auto inline_copy = **held;
+    inline_copy.leased = false;
+    return std::make_pair(inline_copy, result.step_id);
+  };
+  auto process = [&](const messaging::QueuedMessage& message) {
+    channels::StepResultProcessed out;
+    self->request(deciding, 10s,
+                  channels::ProcessStepResultFromMessage{message})
+        .receive(
+            [&](channels::StepResultProcessed& done) {
+              out = done;
+            },
+            [&](caf::error& err) {
+              FAIL(caf::to_string(err));
+            });
+    return out;
+  };
+  auto step_state
+      = [&](const std::string& task_id, const std::string& step_id) {
+          auto task = store.load(task_id);
+          REQUIRE(task.ok());
+          const auto* step = task->step_by_id(step_id);
+          REQUIRE(step != nullptr);
+          return step->state;
+        };
+
+  SUBCASE("a task it created is decided while another consumer holds the "
+          "result, and the write deletes the result") {
+    auto task_id = create(deciding, "linear_workflow", "mathematical_sequence");
+    auto [message, step_id] = held_result(queue_of("mathematical_sequence"));
+    auto done = process(message);
+    CHECK(done.applied);
+    CHECK(done.task_id == task_id);
+    CHECK(step_state(task_id, step_id) == StepState::complete);
+    auto left = provider.metrics(results_queue);
+    REQUIRE(left.ok());
+    CHECK(left->depth == 0);
+  }
+  SUBCASE("a task it does not remember needs the claim, which the other "
+          "consumer's lease refuses") {
+    auto task_id = create(creating, "diamond_workflow", "diamond_pattern");
+    auto [message, step_id] = held_result(queue_of("diamond_pattern"));
+    auto done = process(message);
+    CHECK_FALSE(done.applied);
+    CHECK(step_state(task_id, step_id) != StepState::complete);
+    auto left = provider.metrics(results_queue);
+    REQUIRE(left.ok());
+    CHECK(left->depth == 1);
+  }
+  self->send_exit(deciding, caf::exit_reason::user_shutdown);
+  self->send_exit(creating, caf::exit_reason::user_shutdown);
 }
