@@ -21,6 +21,12 @@ int64_t now_us() {
       .count();
 }
 
+std::chrono::seconds timeout_of(const channels::StepMessage& step,
+                                std::chrono::seconds default_timeout) {
+  return step.timeout_seconds ? std::chrono::seconds{*step.timeout_seconds}
+                              : default_timeout;
+}
+
 std::string describe(const channels::StepMessage& step) {
   return "step '" + step.step_name + "' (" + step.step_id + ") of task "
          + step.task_id + ", attempt " + std::to_string(step.attempt);
@@ -103,7 +109,7 @@ WorkerProcessor::behavior_type WorkerProcessor::make_behavior() {
       [this](channels::StepReady& ready) {
         auto i = executions_.find(ready.execution);
         if (i != executions_.end())
-          run_handler(i->second);
+          on_ready(i->second);
       },
       [this](channels::StepFinished& finished) {
         on_finished(finished.execution);
@@ -119,8 +125,10 @@ WorkerProcessor::behavior_type WorkerProcessor::make_behavior() {
 }
 
 void WorkerProcessor::on_exit() {
-  for (auto& [id, execution] : executions_)
+  for (auto& [id, execution] : executions_) {
+    execution->abandoned = true;
     execution->stop.request_stop();
+  }
   executions_.clear();
   waiting_.clear();
   run_job_ = nullptr;
@@ -182,10 +190,40 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
           / static_cast<double>(limit_of(execution->namespace_name)));
   in_progress_[{execution->queue, execution->msg_id}] = execution->id;
   executions_.emplace(execution->id, execution);
+  auto self = caf::actor_cast<channels::worker_executor_actor>(this);
+  // Runs the handler, sends the result unless the timeout did, tells the
+  // actor. Not once the actor has gone: the message comes back after its
+  // lease.
+  std::function<void()> handler
+      = [self, results = results_, registry = registry_,
+         worker_id = options_.worker_id, observe = options_.observe_step,
+         execution] {
+          if (execution->abandoned)
+            return;
+          auto started = now_us();
+          auto clock_started = std::chrono::steady_clock::now();
+          StepInput input{execution->step, execution->deadline,
+                          execution->stop.get_token()};
+          auto outcome = registry->run(input);
+          if (observe)
+            observe(execution->namespace_name, outcome.success,
+                    std::chrono::steady_clock::now() - clock_started);
+          if (!execution->settled.exchange(true)) {
+            execution->success = outcome.success;
+            execution->error_type = outcome.error_type;
+            execution->sent = results->send(
+                make_result(execution->step, outcome, worker_id, started),
+                execution->queue, execution->msg_id);
+          }
+          caf::anon_send(self, channels::StepFinished{execution->id});
+        };
   // Claims (a read by id unless the message came leased) and decodes on a
-  // handler thread: both may wait on the provider.
-  run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
-            provider = provider_, lease = options_.lease, execution]() mutable {
+  // handler thread (both may wait on the provider), then hands the handler
+  // to a handler thread from there: the actor learns that the step started
+  // (`StepReady`) but does not stand between the claim and the handler.
+  run_job_([self, provider = provider_, lease = options_.lease,
+            default_timeout = options_.default_timeout, run_job = run_job_,
+            handler = std::move(handler), execution]() mutable {
     if (!execution->message || !execution->message->leased) {
       auto got
           = provider.read_by_id(execution->queue, execution->msg_id, lease);
@@ -220,38 +258,18 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
     }
     execution->step = std::move(*step);
     execution->claim = Claim::claimed;
+    execution->deadline = std::chrono::steady_clock::now()
+                          + timeout_of(execution->step, default_timeout);
     caf::anon_send(self, channels::StepReady{execution->id});
+    run_job(std::move(handler));
   });
 }
 
-void WorkerProcessor::run_handler(const ExecutionPtr& execution) {
+void WorkerProcessor::on_ready(const ExecutionPtr& execution) {
   ++counters_.steps_claimed;
-  auto timeout = execution->step.timeout_seconds
-                     ? std::chrono::seconds{*execution->step.timeout_seconds}
-                     : options_.default_timeout;
   execution->running = true;
-  execution->deadline = std::chrono::steady_clock::now() + timeout;
-  add_deadline(timeout, {execution->id, false});
-  run_job_([self = caf::actor_cast<channels::worker_executor_actor>(this),
-            results = results_, registry = registry_, options = options_,
-            execution]() mutable {
-    auto started = now_us();
-    auto clock_started = std::chrono::steady_clock::now();
-    StepInput input{execution->step, execution->deadline,
-                    execution->stop.get_token()};
-    auto outcome = registry->run(input);
-    if (options.observe_step)
-      options.observe_step(execution->namespace_name, outcome.success,
-                           std::chrono::steady_clock::now() - clock_started);
-    if (!execution->settled.exchange(true)) {
-      execution->success = outcome.success;
-      execution->error_type = outcome.error_type;
-      execution->sent = results->send(
-          make_result(execution->step, outcome, options.worker_id, started),
-          execution->queue, execution->msg_id);
-    }
-    caf::anon_send(self, channels::StepFinished{execution->id});
-  });
+  add_deadline(timeout_of(execution->step, options_.default_timeout),
+               {execution->id, false});
 }
 
 void WorkerProcessor::on_finished(uint64_t id) {

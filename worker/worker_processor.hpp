@@ -119,6 +119,8 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
     channels::StepMessage step;
     std::stop_source stop;
     std::atomic<bool> settled{false};
+    /// Set when the actor exits: a handler not begun yet is not run.
+    std::atomic<bool> abandoned{false};
     bool success = false;
     bool sent = false;
     std::string error_type;
@@ -139,7 +141,8 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   admit(std::string queue, int64_t msg_id,
         std::optional<messaging::QueuedMessage> message);
   void start(Waiting waiting, std::string namespace_name);
-  void run_handler(const ExecutionPtr& execution);
+  /// The step's handler started: count it, watch its timeout.
+  void on_ready(const ExecutionPtr& execution);
   void on_finished(uint64_t id);
   void add_deadline(caf::timespan after, Deadline deadline);
   void on_deadlines_due();
