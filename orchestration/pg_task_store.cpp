@@ -302,14 +302,17 @@ constexpr std::string_view kOutboxMessages
       "RETURNING 1)";
 
 // Step results answered by the changes written ($6: task_id, msg_id),
-// found by `msg_id = ANY(...)`: the generic plan of `IN (SELECT ...)`
-// scanned the whole queue, which a backlog of results makes long.
+// deleted through `pgmq.delete`, whose dynamic DELETE is planned at each
+// call for the queue as it is then: in this statement's generic plan, made
+// while the queue was small, the delete scanned all of it (dead rows
+// included) at every write, 2.7 ms at 100 tasks in flight.
 const std::string kConsumeResults
-    = "consumed AS (DELETE FROM pgmq.q_"
+    = "consumed AS MATERIALIZED (SELECT pgmq.delete('"
       + std::string{config::kStepResultsQueue}
-      + " WHERE msg_id = ANY(ARRAY(SELECT r.msg_id FROM "
+      + "', a.ids) FROM (SELECT ARRAY(SELECT r.msg_id FROM "
         "jsonb_to_recordset($6::jsonb) AS r(task_id uuid, msg_id bigint) "
-        "WHERE r.task_id IN (SELECT id FROM task_rows))) RETURNING 1)";
+        "WHERE r.task_id IN (SELECT id FROM task_rows)) AS ids) a WHERE "
+        "cardinality(a.ids) > 0)";
 // Without PGMQ the results queue is not the store's to delete from.
 constexpr std::string_view kConsumeNothing
     = "consumed AS (SELECT 1 FROM jsonb_array_elements($6::jsonb) LIMIT 0)";
@@ -354,7 +357,7 @@ std::string write_sql(bool send_with_pgmq) {
          + std::string{send_with_pgmq ? kSendMessages : kOutboxMessages} + ", "
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
          + " SELECT t.id::text FROM task_rows t, (SELECT count(*) FROM "
-           "messages) m";
+           "messages) m, (SELECT count(*) FROM consumed) c";
 }
 
 // In the order the rows were written: their ids are drawn while the task

@@ -102,7 +102,8 @@ std::string endpoint_of(std::string_view conninfo) {
          + (port.empty() ? "5432" : port);
 }
 
-std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo) {
+std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
+                                                  Planning planning) {
   auto connection = std::make_unique<pqxx::connection>(conninfo);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -114,7 +115,9 @@ std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo) {
   // not change their best plan; with custom plans the server planned every
   // execution again (0.3-0.6 ms each, more than most executions).
   pqxx::nontransaction{*connection}.exec0(
-      "SET plan_cache_mode = force_generic_plan");
+      planning == Planning::by_key
+          ? "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
+          : "SET plan_cache_mode = force_generic_plan");
   return connection;
 }
 
@@ -124,7 +127,7 @@ core::Result<FirstConnection>
 open_first_connection(std::string_view owner, const std::string& url,
                       std::chrono::seconds connect_timeout, int connect_retries,
                       int pool_size, std::string_view component,
-                      CurrentError current_error) {
+                      CurrentError current_error, Planning planning) {
   if (pool_size < 1)
     return core::Error{core::ErrorCode::invalid_config,
                        std::string{owner}
@@ -138,7 +141,7 @@ open_first_connection(std::string_view owner, const std::string& url,
   std::string last_error;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     try {
-      first.connection = open_connection(first.conninfo);
+      first.connection = open_connection(first.conninfo, planning);
       return first;
     } catch (...) {
       last_error = current_error("connect", {}).message();
@@ -210,8 +213,10 @@ void ConnectionLease::discard_if_closed() {
 
 // -- ConnectionPool -----------------------------------------------------------
 
-ConnectionPool::ConnectionPool(std::string conninfo, std::size_t size)
-    : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)) {}
+ConnectionPool::ConnectionPool(std::string conninfo, std::size_t size,
+                               Planning planning)
+    : conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)),
+      planning_(planning) {}
 
 void ConnectionPool::adopt(std::unique_ptr<pqxx::connection> connection) {
   auto pooled = std::make_unique<PooledConnection>();
@@ -245,7 +250,7 @@ std::unique_ptr<PooledConnection> ConnectionPool::take() {
   lock.unlock();
   try {
     auto pooled = std::make_unique<PooledConnection>();
-    pooled->connection = open_connection(conninfo_);
+    pooled->connection = open_connection(conninfo_, planning_);
     return pooled;
   } catch (...) {
     forget();

@@ -31,6 +31,16 @@ namespace tasker::messaging {
 using CurrentError
     = core::Error (*)(std::string_view operation, std::string_view queue);
 
+/// How a pool's connections plan their prepared statements. Always
+/// generically (`plan_cache_mode = force_generic_plan`), so a statement is
+/// planned once per connection, not at every execution. `by_key` also
+/// turns sequential scans off, for owners whose every statement reaches
+/// rows by an index (the PGMQ provider: by message id, or in id order): a
+/// generic plan made while a queue table was small or just vacuumed
+/// scanned all of it, dead rows included, at every execution once it had
+/// grown again.
+enum class Planning { generic, by_key };
+
 /// A pool's first connection, opened before the pool so that its owner can
 /// install or check its schema on it.
 struct FirstConnection {
@@ -49,12 +59,13 @@ struct FirstConnection {
 /// backoff doubling from 100 ms to at most 5 s, logging each failure as
 /// `component`. When all fail: a `backend_unavailable` error naming the
 /// host, the number of attempts and the last failure as `current_error`
-/// words it.
+/// words it. The connection plans as `planning` says.
 core::Result<FirstConnection>
 open_first_connection(std::string_view owner, const std::string& url,
                       std::chrono::seconds connect_timeout, int connect_retries,
                       int pool_size, std::string_view component,
-                      CurrentError current_error);
+                      CurrentError current_error,
+                      Planning planning = Planning::generic);
 
 /// A pooled connection and the statements already prepared on it.
 struct PooledConnection {
@@ -129,8 +140,10 @@ class ConnectionLease {
 /// demand.
 class ConnectionPool {
  public:
-  /// A pool of at most `size` (at least one) connections to `conninfo`.
-  ConnectionPool(std::string conninfo, std::size_t size);
+  /// A pool of at most `size` (at least one) connections to `conninfo`,
+  /// which plan as `planning` says.
+  ConnectionPool(std::string conninfo, std::size_t size,
+                 Planning planning = Planning::generic);
 
   /// Takes an open connection into the pool.
   void adopt(std::unique_ptr<pqxx::connection> connection);
@@ -154,6 +167,7 @@ class ConnectionPool {
 
   std::string conninfo_;
   std::size_t size_;
+  Planning planning_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<PooledConnection>> idle_;

@@ -424,7 +424,8 @@ Error not_found(std::string_view operation, const std::string& queue,
 struct PgmqProvider::State {
   State(PgmqOptions opts, std::string info)
       : options(std::move(opts)), conninfo(std::move(info)),
-        pool(conninfo, static_cast<std::size_t>(options.pool_size)) {}
+        pool(conninfo, static_cast<std::size_t>(options.pool_size),
+             Planning::by_key) {}
 
   PgmqOptions options;
   std::string conninfo;
@@ -488,7 +489,7 @@ PgmqProvider::PgmqProvider(std::shared_ptr<State> state)
 core::Result<PgmqProvider> PgmqProvider::connect(PgmqOptions options) {
   auto first = open_first_connection(
       "pgmq", options.url, options.connect_timeout, options.connect_retries,
-      options.pool_size, kComponent, current_pg_error);
+      options.pool_size, kComponent, current_pg_error, Planning::by_key);
   if (!first)
     return first.error();
   auto& [conninfo, endpoint, connection] = *first;

@@ -11,6 +11,7 @@
 #include "messaging/pgmq/pgmq_provider.hpp"
 #include "tests/integration/pg_admin.hpp"
 #include "tests/integration/test_servers.hpp"
+#include "tests/support/eventually.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -293,6 +294,54 @@ TEST_CASE("replies are sent and announced and their requests acked in one "
           .ok());
   CHECK(f.provider.metrics(requests)->depth == 1);
   CHECK(f.provider.metrics(replies)->depth == 3);
+}
+
+TEST_CASE("claims, acks and polls reach a queue's rows only through its "
+          "indexes, however small the queue was when they were planned") {
+  Fixture f{PgmqOptions{}};
+  auto q = f.queue("idx");
+  // Backends report their scan counts to the statistics when idle, within
+  // seconds. Building the new queue's indexes scanned its table: wait for
+  // that count first.
+  auto scans = [&] {
+    auto row = admin_exec("SELECT coalesce(seq_scan, 0), coalesce(idx_scan, "
+                          "0) FROM pg_stat_user_tables WHERE schemaname = "
+                          "'pgmq' AND relname = $1",
+                          "q_" + q);
+    REQUIRE(row.size() == 1);
+    return std::make_pair(row[0][0].as<int64_t>(), row[0][1].as<int64_t>());
+  };
+  REQUIRE(tasker::testing::eventually(
+      [&] {
+        return scans().first > 0;
+      },
+      30s));
+  auto before = scans();
+  // Planned on an empty table: a generic plan would scan it whole.
+  for (int n = 0; n < 3; ++n) {
+    auto id = f.provider.send(q, json_message({{"n", n}}));
+    REQUIRE(id.ok());
+    auto claimed = f.provider.read_by_id(q, *id, 30s);
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->has_value());
+    REQUIRE(f.provider.ack(q, *id).ok());
+  }
+  REQUIRE(f.provider.send(q, json_message({{"n", 3}})).ok());
+  auto polled = f.provider.receive(q, 10, 30s);
+  REQUIRE(polled.ok());
+  REQUIRE(polled->size() == 1);
+  REQUIRE(f.provider.ack_batch(q, {polled->front().id}).ok());
+  // Then no sequential scan came with the index scans.
+  CHECK(tasker::testing::eventually(
+      [&] {
+        return scans().second >= before.second + 8;
+      },
+      30s));
+  auto [seq, idx] = scans();
+  auto seq_during = seq - before.first;
+  auto idx_during = idx - before.second;
+  CHECK_MESSAGE(seq_during == 0, seq_during << " sequential and " << idx_during
+                                            << " index scans");
 }
 
 TEST_CASE("a delayed message is announced when it becomes visible") {
