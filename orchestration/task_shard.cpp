@@ -233,6 +233,14 @@ TaskShard::accept_result(std::optional<messaging::QueuedMessage> message) {
     promise.deliver(channels::StepResultProcessed{});
     return promise;
   }
+  if (message->queue == config::kStepResultsQueue
+      && (consumed_.contains(message->id)
+          || pending_results_.contains(message->id))) {
+    // Another copy of a result this shard decides or deleted already (one
+    // came with its notification, the other from a poll).
+    promise.deliver(channels::StepResultProcessed{});
+    return promise;
+  }
   auto result = channels::step_result_from_json(message->payload);
   if (!message->leased && !(result && decides_unclaimed(result->task_id))) {
     message = claim(*message);
@@ -267,6 +275,8 @@ TaskShard::accept_result(std::optional<messaging::QueuedMessage> message) {
 }
 
 void TaskShard::enqueue_result(PendingResult pending) {
+  if (pending.ack && pending.ack->first == config::kStepResultsQueue)
+    pending_results_.insert(pending.ack->second);
   pending_.push_back(std::move(pending));
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
@@ -394,6 +404,8 @@ void TaskShard::flush() {
     nudge_relay();
   std::map<std::string, std::vector<int64_t>> acks;
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].ack && batch[i].ack->first == config::kStepResultsQueue)
+      pending_results_.erase(batch[i].ack->second);
     if (failures[i]) {
       ++stats_.commands_failed;
       core::log_warn(kComponent, "step result for task "
@@ -407,7 +419,9 @@ void TaskShard::flush() {
     // The write deleted the results it answered.
     bool consumed = change_of[i] != SIZE_MAX && applied[change_of[i]]
                     && changes[change_of[i]].consumed_result;
-    if (batch[i].ack && !consumed)
+    if (consumed)
+      note_consumed(batch[i].ack->second);
+    else if (batch[i].ack)
       acks[batch[i].ack->first].push_back(batch[i].ack->second);
     batch[i].promise.deliver(replies[i]);
   }
@@ -541,6 +555,17 @@ void TaskShard::remember(const TaskSnapshot& task) {
     std::erase_if(remembered_order_, [this](const std::string& id) {
       return !remembered_.contains(id);
     });
+  }
+}
+
+void TaskShard::note_consumed(int64_t msg_id) {
+  constexpr std::size_t kKept = 4096;
+  if (!consumed_.insert(msg_id).second)
+    return;
+  consumed_order_.push_back(msg_id);
+  if (consumed_order_.size() > kKept) {
+    consumed_.erase(consumed_order_.front());
+    consumed_order_.pop_front();
   }
 }
 

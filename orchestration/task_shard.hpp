@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tasker::orchestration {
@@ -134,6 +135,8 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   /// finished one.
   void remember(const TaskSnapshot& task);
   void forget(const std::string& task_id);
+  /// Notes that a write of this shard deleted step result `msg_id`.
+  void note_consumed(int64_t msg_id);
   /// Whether a result of `task_id` that came unclaimed is decided as is.
   bool decides_unclaimed(const std::string& task_id);
   std::shared_ptr<const TaskSnapshot> recall(const std::string& task_id) const;
@@ -151,6 +154,13 @@ class TaskShard : public channels::orchestration_shard_actor::base {
       remembered_;
   /// Task ids in the order remembered, oldest first (forgotten ones too).
   std::deque<std::string> remembered_order_;
+  /// Ids of the step results this shard's writes deleted lately, oldest
+  /// first: a poll may have claimed one of them while it was decided
+  /// unclaimed, and that copy is then dropped instead of decided again.
+  std::unordered_set<int64_t> consumed_;
+  std::deque<int64_t> consumed_order_;
+  /// Ids of the step results waiting in `pending_` or being decided.
+  std::unordered_set<int64_t> pending_results_;
   channels::ProcessingStats stats_;
 };
 

@@ -280,6 +280,41 @@ TEST_CASE("an inline result is decided unclaimed only by the shard that "
     REQUIRE(left.ok());
     CHECK(left->depth == 0);
   }
+  SUBCASE("other copies of a result it decided unclaimed are dropped, not "
+          "decided again") {
+    auto task_id = create(deciding, "linear_workflow", "mathematical_sequence");
+    auto [message, step_id] = held_result(queue_of("mathematical_sequence"));
+    auto leased_copy = message;
+    leased_copy.leased = true;
+    // The copies arrive together (the second waits while the first is
+    // decided) and once more after it was written.
+    auto first = self->request(deciding, 10s,
+                               channels::ProcessStepResultFromMessage{message});
+    auto second = self->request(
+        deciding, 10s, channels::ProcessStepResultFromMessage{leased_copy});
+    std::vector<bool> applied;
+    for (auto* handle : {&first, &second})
+      handle->receive(
+          [&](channels::StepResultProcessed& done) {
+            applied.push_back(done.applied);
+          },
+          [&](caf::error& err) {
+            FAIL(caf::to_string(err));
+          });
+    CHECK(applied == std::vector<bool>{true, false});
+    CHECK_FALSE(process(leased_copy).applied);
+    CHECK(step_state(task_id, step_id) == StepState::complete);
+    channels::ProcessingStats stats;
+    self->request(deciding, 10s, channels::GetProcessingStats{})
+        .receive(
+            [&](channels::ProcessingStats& s) {
+              stats = s;
+            },
+            [&](caf::error& err) {
+              FAIL(caf::to_string(err));
+            });
+    CHECK(stats.step_results_processed == 1);
+  }
   SUBCASE("a task it does not remember needs the claim, which the other "
           "consumer's lease refuses") {
     auto task_id = create(creating, "diamond_workflow", "diamond_pattern");
