@@ -7,6 +7,22 @@
 
 namespace tasker::worker {
 
+namespace {
+
+/// The pool whose job the current thread runs, if any.
+thread_local const void* running_pool = nullptr;
+
+void run(const std::function<void()>& job) {
+  // Jobs catch what handlers throw; this guards the thread itself.
+  try {
+    job();
+  } catch (const std::exception& e) {
+    core::log_error("handler pool", std::string{"a job threw: "} + e.what());
+  }
+}
+
+} // namespace
+
 HandlerPool::HandlerPool(std::size_t threads)
     : threads_(threads == 0 ? 1 : threads),
       shared_(std::make_shared<Shared>()) {
@@ -24,6 +40,10 @@ HandlerPool::~HandlerPool() {
 }
 
 void HandlerPool::submit(std::function<void()> job) {
+  if (running_pool == shared_.get()) {
+    run(job);
+    return;
+  }
   {
     std::lock_guard<std::mutex> guard{shared_->mutex};
     shared_->jobs.push_back(std::move(job));
@@ -32,6 +52,7 @@ void HandlerPool::submit(std::function<void()> job) {
 }
 
 void HandlerPool::work(std::shared_ptr<Shared> shared) {
+  running_pool = shared.get();
   for (;;) {
     std::function<void()> job;
     {
@@ -44,12 +65,7 @@ void HandlerPool::work(std::shared_ptr<Shared> shared) {
       job = std::move(shared->jobs.front());
       shared->jobs.pop_front();
     }
-    // Jobs catch what handlers throw; this guards the thread itself.
-    try {
-      job();
-    } catch (const std::exception& e) {
-      core::log_error("handler pool", std::string{"a job threw: "} + e.what());
-    }
+    run(job);
   }
 }
 

@@ -12,7 +12,10 @@ namespace tasker::worker {
 /// The threads step handlers run on (so a handler never blocks an actor
 /// thread). A fixed number of threads take jobs in submission order. The
 /// worker submits at most its concurrency in jobs at once, so the queue
-/// stays bounded. Destroying the pool lets the threads finish the job they
+/// stays bounded. A job submitted by a job of the pool runs at once on the
+/// submitting thread, after nothing but what the submitter still does: the
+/// claim that hands a step's handler on keeps its thread instead of waking
+/// another one. Destroying the pool lets the threads finish the job they
 /// run and exit; it does not wait for them, so a handler stuck past its
 /// timeout cannot hang shutdown.
 class HandlerPool {
@@ -23,7 +26,8 @@ class HandlerPool {
   HandlerPool(const HandlerPool&) = delete;
   HandlerPool& operator=(const HandlerPool&) = delete;
 
-  /// Queues `job` for the next free thread.
+  /// Queues `job` for the next free thread; runs it here when called from
+  /// one of this pool's threads.
   void submit(std::function<void()> job);
 
   std::size_t threads() const noexcept {

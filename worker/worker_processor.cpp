@@ -219,8 +219,9 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
         };
   // Claims (a read by id unless the message came leased) and decodes on a
   // handler thread (both may wait on the provider), then hands the handler
-  // to a handler thread from there: the actor learns that the step started
-  // (`StepReady`) but does not stand between the claim and the handler.
+  // on from there (the pool runs it on the same thread): the actor learns
+  // that the step started (`StepReady`) but does not stand between the
+  // claim and the handler.
   run_job_([self, provider = provider_, lease = options_.lease,
             default_timeout = options_.default_timeout, run_job = run_job_,
             handler = std::move(handler), execution]() mutable {
