@@ -132,6 +132,8 @@ struct NodeConfig {
   std::string environment = "development";
   std::string log_level = "info";
   std::string template_path = "examples/templates";
+  /// Threads running the actors that never block; 0: one per core.
+  int64_t scheduler_threads = 0;
   MessagingBackend messaging_backend = MessagingBackend::in_memory;
   DatabaseConfig database;
   PgmqConfig pgmq;

@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
                       store.error().message());
 
   caf::actor_system_config cfg;
-  channels::configure_actor_system(cfg);
+  channels::configure_actor_system(
+      cfg, static_cast<std::size_t>(config.scheduler_threads));
   caf::actor_system system{cfg};
   int exit_code = apps::kExitOk;
   {

@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
   core::log_info(kComponent, "queues ensured and verified: " + queues);
 
   caf::actor_system_config cfg;
-  channels::configure_actor_system(cfg);
+  channels::configure_actor_system(
+      cfg, static_cast<std::size_t>(config.scheduler_threads));
   caf::actor_system system{cfg};
   auto metrics = std::make_shared<web::MetricsRegistry>();
   auto& durations = metrics->histogram("tasker_step_duration_seconds",

@@ -177,6 +177,10 @@ TEST_CASE("an invalid value names the key, the value, the source and what is "
 
   message = load_error("log_level = true\n");
   CHECK(contains(message, "got a boolean"));
+
+  message = load_error("scheduler_threads = 1000\n");
+  CHECK(contains(message, "scheduler_threads"));
+  CHECK(contains(message, "expected integer from 0 to 256"));
 }
 
 TEST_CASE("an invalid environment value names the variable and the key") {
