@@ -175,10 +175,14 @@ task_request(const OrchestrationApi& api, const HttpRequest& request) {
   return task;
 }
 
+// The shard renders the task it created: an object, never empty.
+bool rendered(const channels::TaskInitialized& initialized) {
+  return initialized.created && initialized.task_json.size() > 2;
+}
+
 HttpResponse created_response(OrchestrationApi& api,
                               const channels::TaskInitialized& initialized) {
-  // The shard renders the task it created: an object, never empty.
-  if (initialized.created && initialized.task_json.size() > 2)
+  if (rendered(initialized))
     return HttpResponse::text(
         201, "{\"created\":true," + initialized.task_json.substr(1),
         "application/json");
@@ -192,8 +196,10 @@ HttpResponse created_response(OrchestrationApi& api,
 }
 
 // Creates the task without holding an HTTP thread while its shard works
-// through the results queued before it: a one-shot actor asks and answers
-// (detached when reading the task back blocks on the network).
+// through the results queued before it: a one-shot actor asks and answers.
+// The shard renders a task it created; only a duplicate request's task is
+// read back, on a thread of its own when reading blocks on the network (a
+// thread per created task would cost its creation on every request).
 void create_task(OrchestrationApi api, const HttpRequest& request,
                  const web::Router::Reply& reply) {
   auto task = task_request(api, request);
@@ -203,19 +209,20 @@ void create_task(OrchestrationApi api, const HttpRequest& request,
                                      channels::InitializeTask command) mutable {
     self->request(api.processor, api.command_timeout, std::move(command))
         .then(
-            [api, reply](channels::TaskInitialized& initialized) mutable {
-              reply(created_response(api, initialized));
+            [self, api, reply](channels::TaskInitialized& initialized) mutable {
+              if (rendered(initialized) || !api.store.blocks())
+                return reply(created_response(api, initialized));
+              self->spawn<caf::detached>([api, reply, initialized]() mutable {
+                reply(created_response(api, initialized));
+              });
             },
             [reply](caf::error& err) {
               reply(error_response(err));
             });
   };
-  channels::InitializeTask command{
-      std::move(std::get<channels::TaskRequest>(task))};
-  if (api.store.blocks())
-    api.system->spawn<caf::detached>(ask_and_answer, std::move(command));
-  else
-    api.system->spawn(ask_and_answer, std::move(command));
+  api.system->spawn(ask_and_answer,
+                    channels::InitializeTask{
+                        std::move(std::get<channels::TaskRequest>(task))});
 }
 
 HttpResponse
