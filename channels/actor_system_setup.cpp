@@ -16,7 +16,7 @@ void configure_actor_system(caf::actor_system_config& cfg,
   // waits for: the shared queue wakes a thread at once.
   cfg.set("scheduler.policy", caf::atom("sharing"));
   // CAF's default is at least four: on fewer cores the extra threads only
-  // add wake-ups (in memory linear-4 P50 1.8 -> 1.45 ms with two on two).
+  // add wake-ups (in memory linear-4 P50 1.60 -> 1.24 ms with two on two).
   cfg.set("scheduler.max-threads",
           scheduler_threads != 0
               ? scheduler_threads

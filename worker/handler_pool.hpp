@@ -12,12 +12,11 @@ namespace tasker::worker {
 /// The threads step handlers run on (so a handler never blocks an actor
 /// thread). A fixed number of threads take jobs in submission order. The
 /// worker submits at most its concurrency in jobs at once, so the queue
-/// stays bounded. A job submitted by a job of the pool runs at once on the
-/// submitting thread, after nothing but what the submitter still does: the
-/// claim that hands a step's handler on keeps its thread instead of waking
-/// another one. Destroying the pool lets the threads finish the job they
-/// run and exit; it does not wait for them, so a handler stuck past its
-/// timeout cannot hang shutdown.
+/// stays bounded. A job submitted by a job of the pool runs at once, inside
+/// `submit`, on the submitting thread: the claim that hands a step's
+/// handler on keeps its thread instead of waking another one. Destroying the
+/// pool lets the threads finish the job they run and exit; it does not wait for
+/// them, so a handler stuck past its timeout cannot hang shutdown.
 class HandlerPool {
  public:
   explicit HandlerPool(std::size_t threads);
