@@ -277,6 +277,52 @@ TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
   }
 }
 
+TEST_CASE("a batch sending to two queues delivers every message, each "
+          "announced with its id once the batch commits") {
+  // The queue most of a batch's messages go to is written by the store's
+  // statement itself; the others go through pgmq.send.
+  PgmqQueue busy;
+  PgmqQueue other;
+  Recorder recorder;
+  std::vector<tasker::messaging::Subscription> subscriptions;
+  for (auto* queue : {&busy, &other}) {
+    auto subscription
+        = queue->provider.subscribe(queue->name, recorder.handler());
+    REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+    subscriptions.push_back(std::move(*subscription));
+  }
+  auto store = connect_store(store_database().url(), true);
+  std::vector<ChangeSet> batch;
+  for (int i = 0; i < 5; ++i) {
+    auto& queue = i < 3 ? busy : other;
+    auto created = create(store, queue.ns, i);
+    batch.push_back(enqueue_change(created.snapshot, "a", Clock::now()));
+    REQUIRE(batch.back().messages[0].queue == queue.name);
+  }
+
+  auto results = store.apply_batch(batch);
+  for (const auto& result : results)
+    REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  auto notified = recorder.wait_for(5);
+  REQUIRE(notified.size() == 5);
+  for (auto [queue, count] : {std::pair{&busy, 3}, std::pair{&other, 2}}) {
+    auto received = queue->provider.receive(queue->name, 10, 30s);
+    REQUIRE(received.ok());
+    REQUIRE(received->size() == static_cast<std::size_t>(count));
+    for (const auto& message : *received) {
+      CHECK(nlohmann::json::parse(message.payload)
+            == nlohmann::json{{"step", "a"}});
+      auto announced
+          = std::count_if(notified.begin(), notified.end(), [&](const auto& n) {
+              const auto* available = std::get_if<Available>(&n);
+              return available != nullptr && available->queue == queue->name
+                     && available->msg_id == message.id;
+            });
+      CHECK(announced == 1);
+    }
+  }
+}
+
 TEST_CASE("a batch whose write fails is redone with a savepoint per change "
           "set") {
   PgmqQueue queue;
