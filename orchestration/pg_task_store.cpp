@@ -286,17 +286,12 @@ std::string sql_literal(std::string_view text) {
 
 // Messages sent through PGMQ, each with the notification the PGMQ
 // provider's own send raises (`message_ready` on the queue's namespace
-// channel). The write returns the notifications rather than raising them:
-// a transaction that notifies holds PostgreSQL's one notification lock from
-// before its commit until after the WAL flush, so such commits cannot share
-// a flush (~1,900 durable commits/s at most on the reference machine,
-// against ~6,800 without NOTIFY). `kAnnounceSql` raises them after the commit.
+// channel), so listeners wake up when the transaction commits.
 //
 // Messages to `direct` (a queue name; none when empty) are inserted into
 // its table by this statement itself; the others go through `pgmq.send`,
-// whose dynamic INSERT is parsed and planned at each call (~0.3 ms a
-// message, against ~0.03 ms inserted directly). The store prepares one
-// statement per queue it sends to the most.
+// whose dynamic INSERT is parsed and planned at each call. The store
+// prepares one statement per queue it sends to the most.
 std::string send_messages(const std::string& direct) {
   const std::string ready = "o.now + o.delay_ms * interval '1 millisecond'";
   auto notification = [](const std::string& queue,
@@ -347,20 +342,9 @@ std::string send_messages(const std::string& direct) {
                "floor(extract(epoch FROM d.vt - d.enqueued_at))::bigint")
            + " FROM direct d";
   }
-  return sql + "messages AS (" + notifications + ")";
+  return sql + "messages AS (SELECT pg_notify(n.channel, n.payload) FROM ("
+         + notifications + ") n)";
 }
-
-// $1 the notifications of one or more writes: a JSON array of what each
-// write returned, itself an array of [channel, payload]. Raised in a
-// transaction of their own that commits without waiting for the WAL flush, so
-// the notification lock is held only briefly; a crash that loses one loses a
-// wake-up, which the listeners' fallback polls cover. It commits after the
-// write, so a woken listener finds what it was told of.
-constexpr std::string_view kAnnounceSql
-    = "SELECT count(pg_notify(n->>0, n->>1)) FROM jsonb_array_elements("
-      "$1::jsonb) w, jsonb_array_elements(w) n WHERE (SELECT "
-      "set_config('synchronous_commit', 'off', "
-      "true)) IS NOT NULL";
 
 constexpr std::string_view kOutboxMessages
     = "messages AS (INSERT INTO tasker.outbox (queue, payload, headers, "
@@ -391,12 +375,10 @@ constexpr std::string_view kConsumeNothing
 // change sets write. A task
 // row with `expected` is written only if the stored revision is that one;
 // nothing else of a task whose row was not written is. Returns the ids of
-// the tasks written, each row with the notifications to raise for the
-// messages sent (for `kAnnounceSql`; NULL when none); messages to `direct`
-// are inserted into its queue table directly (`send_messages`). The task
-// rows are found
-// through `id = ANY(...)`: a generic plan joining the recordset (estimated at
-// 100 rows) scanned the whole table, 2.3 ms at 8,000 tasks and growing with it.
+// the tasks written; messages to `direct` are inserted into its queue table
+// directly (`send_messages`). The task rows are found through `id = ANY(...)`:
+// a generic plan joining the recordset (estimated at 100 rows) scanned the
+// whole table, 2.3 ms at 8,000 tasks and growing with it.
 std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
          "revision = r.revision, "
@@ -432,13 +414,9 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
          // Totals in CTEs of their own: as subqueries of the join below,
          // they ran again for every task row (quadratic in the batch).
-         + ", totals AS MATERIALIZED (SELECT "
-         + (send_with_pgmq
-                ? "(SELECT jsonb_agg(jsonb_build_array(channel, payload)) FROM "
-                  "messages)::text"
-                : "(SELECT NULL::text FROM (SELECT count(*) FROM messages) m)")
-         + " AS notes, (SELECT count(*) FROM consumed) AS consumed) "
-           "SELECT t.id::text, n.notes FROM task_rows t, totals n";
+         + ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
+           "AS messages, (SELECT count(*) FROM consumed) AS consumed) "
+           "SELECT t.id::text FROM task_rows t, totals n";
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -920,11 +898,9 @@ struct PgTaskStore::State {
   }
 
   /// Writes `writes`; returns the ids of the tasks written (a guarded
-  /// task whose revision moved on is not). The notifications for the
-  /// messages sent go to `notes`, to be announced once committed.
+  /// task whose revision moved on is not).
   std::set<std::string> write(PooledConnection& c, pqxx::transaction_base& tx,
-                              const Writes& writes,
-                              std::vector<std::string>& notes) {
+                              const Writes& writes) {
     auto direct
         = options.send_with_pgmq ? writes.busiest_queue() : std::string{};
     auto statement = direct.empty() ? c.statement("write", write_statement)
@@ -938,27 +914,7 @@ struct PgTaskStore::State {
     std::set<std::string> written;
     for (const auto& row : rows)
       written.insert(row[0].as<std::string>());
-    if (!rows.empty() && !rows[0][1].is_null())
-      notes.push_back(rows[0][1].as<std::string>());
     return written;
-  }
-
-  /// Raises the notifications of committed writes (`kAnnounceSql`). A
-  /// failure loses only wake-ups, which the listeners' polls make up for,
-  /// so it is not the committed write's failure; a broken connection is
-  /// found and replaced when next lent.
-  void announce(PooledConnection& c, const std::vector<std::string>& notes) {
-    if (notes.empty())
-      return;
-    std::string all = "[";
-    for (const auto& written : notes)
-      all += (all.size() > 1 ? "," : "") + written;
-    all += "]";
-    try {
-      pqxx::nontransaction tx{*c.connection, "announce"};
-      tx.exec_prepared(c.statement("announce", kAnnounceSql), all);
-    } catch (const std::exception&) {
-    }
   }
 
   // Writes one change set under a savepoint: an SQL error undoes it alone.
@@ -966,12 +922,11 @@ struct PgTaskStore::State {
   // SAVEPOINT lazily, and never when only prepared statements run in it.
   Result<std::set<std::string>> write_alone(PooledConnection& c, pqxx::work& tx,
                                             const Writes& writes,
-                                            const std::string& task_id,
-                                            std::vector<std::string>& notes) {
+                                            const std::string& task_id) {
     tx.exec0("SAVEPOINT change_set");
     std::set<std::string> written;
     try {
-      written = write(c, tx, writes, notes);
+      written = write(c, tx, writes);
     } catch (const pqxx::sql_error& e) {
       if (is_connection_state(e.sqlstate()))
         throw;
@@ -993,17 +948,6 @@ struct PgTaskStore::State {
   std::vector<Result<TaskSnapshot>>
   apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
              bool alone) {
-    std::vector<std::string> notes;
-    auto results = apply_sets(c, changes, alone, notes);
-    announce(c, notes);
-    return results;
-  }
-
-  /// `apply_sets`, leaving the notifications of what it committed in
-  /// `notes`.
-  std::vector<Result<TaskSnapshot>>
-  apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
-             bool alone, std::vector<std::string>& notes) {
     std::map<std::string, LoadedTask> loaded;
     // A task whose first change brings the snapshot it was decided on is
     // written guarded by its revision, without being locked and read
@@ -1041,28 +985,26 @@ struct PgTaskStore::State {
     if (ids.empty() && !alone) {
       // Nothing to lock: one statement, committed on its own.
       pqxx::nontransaction tx{*c.connection, "apply"};
-      return decide_and_write(c, tx, nullptr, changes, loaded, guards, notes);
+      return decide_and_write(c, tx, nullptr, changes, loaded, guards);
     }
     pqxx::work tx{*c.connection, "apply"};
     if (!ids.empty())
       loaded.merge(read_snapshots(tx.exec_prepared(
           c.statement("lock_tasks", lock_sql()), plain_array(ids))));
     auto results = decide_and_write(c, tx, alone ? &tx : nullptr, changes,
-                                    loaded, guards, notes);
+                                    loaded, guards);
     tx.commit();
     return results;
   }
 
   /// Works each change set out against `loaded` and writes them: all in
   /// one statement, or each under its own savepoint of `savepoints`.
-  /// Guarded tasks whose revision moved on are written nothing. The
-  /// notifications of what was written go to `notes`.
+  /// Guarded tasks whose revision moved on are written nothing.
   std::vector<Result<TaskSnapshot>>
   decide_and_write(PooledConnection& c, pqxx::transaction_base& tx,
                    pqxx::work* savepoints, std::span<const ChangeSet> changes,
                    std::map<std::string, LoadedTask>& loaded,
-                   std::map<std::string, int64_t>& guards,
-                   std::vector<std::string>& notes) {
+                   std::map<std::string, int64_t>& guards) {
     const bool alone = savepoints != nullptr;
     std::vector<Result<TaskSnapshot>> results;
     std::vector<const std::string*> task_of;
@@ -1096,8 +1038,8 @@ struct PgTaskStore::State {
         auto guard = guards.find(change.task_id);
         if (guard != guards.end())
           planned->writes.guards.insert(*guard);
-        auto written = write_alone(c, *savepoints, planned->writes,
-                                   change.task_id, notes);
+        auto written
+            = write_alone(c, *savepoints, planned->writes, change.task_id);
         if (!written) {
           results.emplace_back(written.error());
           continue;
@@ -1117,7 +1059,7 @@ struct PgTaskStore::State {
     }
     if (!together.empty()) {
       together.guards = guards;
-      auto written = write(c, tx, together, notes);
+      auto written = write(c, tx, together);
       for (std::size_t i = 0; i < results.size(); ++i)
         if (results[i] && guards.contains(*task_of[i])
             && !written.contains(*task_of[i]))
