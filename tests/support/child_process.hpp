@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstring>
@@ -24,7 +26,9 @@ namespace tasker::testing {
 
 /// A program the test starts in the background (a node under test), with
 /// extra environment variables and its output in a log file. Killed with
-/// SIGKILL when still running at destruction.
+/// SIGKILL when still running at destruction, and sent SIGTERM when the
+/// thread that started it ends (a test or benchmark killed outright leaves
+/// no node behind). Start it from a thread that outlives it.
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv,
@@ -52,17 +56,51 @@ class ChildProcess {
     for (auto& arg : args)
       argp.push_back(arg.data());
     argp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, argp[0], &actions, nullptr, argp.data(),
-                         envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
+    int log_fd
+        = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log_fd < 0)
+      throw std::runtime_error("cannot open " + log_.string() + ": "
+                               + std::strerror(errno));
+    // The child reports a failed exec through this pipe; it closes on exec.
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+      ::close(log_fd);
+      throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+    }
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls until exec.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent)
+        ::_exit(127);
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+      ::execve(argp[0], argp.data(), envp.data());
+      int error = errno;
+      ssize_t written = ::write(report[1], &error, sizeof error);
+      static_cast<void>(written);
+      ::_exit(127);
+    }
+    int fork_error = errno;
+    ::close(log_fd);
+    ::close(report[1]);
+    if (pid_ < 0) {
+      ::close(report[0]);
       throw std::runtime_error("cannot start " + argv.at(0) + ": "
-                               + std::strerror(rc));
+                               + std::strerror(fork_error));
+    }
+    int exec_error = 0;
+    ssize_t got = 0;
+    do
+      got = ::read(report[0], &exec_error, sizeof exec_error);
+    while (got < 0 && errno == EINTR);
+    ::close(report[0]);
+    if (got == static_cast<ssize_t>(sizeof exec_error)) {
+      wait_for_exit(std::chrono::seconds{10});
+      throw std::runtime_error("cannot start " + argv.at(0) + ": "
+                               + std::strerror(exec_error));
+    }
   }
 
   ChildProcess(const ChildProcess&) = delete;
