@@ -1,11 +1,14 @@
 #pragma once
 
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <cstdlib>
+#include <fstream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <string>
@@ -83,6 +86,27 @@ inline std::string rabbitmq_description(const std::string& url) {
   }
   amqp_destroy_connection(connection);
   return "RabbitMQ " + version;
+}
+
+/// CPU time (user and system) process `pid` has used so far, from
+/// /proc/PID/stat; nothing when it cannot be read (another machine's
+/// process, or gone).
+inline std::optional<double> process_cpu_seconds(long pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat;
+  if (!std::getline(in, stat))
+    return std::nullopt;
+  // The command name (field 2) may hold spaces: count from its ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream fields{stat.substr(close + 1)};
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14)
+      ticks += std::stod(field);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 /// The items of a comma-separated list, empty ones dropped.

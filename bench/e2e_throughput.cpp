@@ -3,7 +3,9 @@
 // replaced) for a fixed time, against a server and a worker as separate
 // processes (PGMQ, RabbitMQ) or one all-in-one process (in memory). Prints
 // steps/s and tasks/s per N, the database statements and commits per step
-// (pg_stat_statements and pg_stat_database), and the nodes' memory.
+// (pg_stat_statements and pg_stat_database), the nodes' memory, and the CPU
+// time per step of the nodes and of PostgreSQL's backends (from /proc, when
+// PostgreSQL runs on this machine).
 
 #include "bench/node_setup.hpp"
 #include "bench/task_driver.hpp"
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -68,6 +71,40 @@ std::optional<DatabaseCounters> read_counters(const std::string& url) {
   return counters;
 }
 
+/// CPU seconds used so far by each backend of the database, by pid; nothing
+/// when PostgreSQL runs on another machine (its processes are not in
+/// /proc here).
+std::optional<std::map<long, double>> backend_cpu(const std::string& url) {
+  pqxx::connection connection{url};
+  pqxx::nontransaction tx{connection};
+  std::map<long, double> cpu;
+  for (const auto& row :
+       tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = "
+               "current_database() AND pid <> pg_backend_pid()"))
+    if (auto seconds = process_cpu_seconds(row[0].as<long>()))
+      cpu[row[0].as<long>()] = *seconds;
+  if (cpu.empty())
+    return std::nullopt;
+  return cpu;
+}
+
+/// The CPU time the backends of `after` used since `before` (all of it for
+/// a backend that started in between; one that ended in between is lost).
+double backend_cpu_used(const std::map<long, double>& before,
+                        const std::map<long, double>& after) {
+  double used = 0;
+  for (const auto& [pid, seconds] : after) {
+    auto earlier = before.find(pid);
+    used += seconds - (earlier == before.end() ? 0 : earlier->second);
+  }
+  return used;
+}
+
+double nodes_cpu(NodeCluster& cluster) {
+  auto* worker = cluster.worker();
+  return cluster.server().cpu_seconds() + (worker ? worker->cpu_seconds() : 0);
+}
+
 void ensure_statement_counting(const std::string& url) {
   try {
     pqxx::connection connection{url};
@@ -96,6 +133,11 @@ struct Measurement {
   std::optional<DatabaseCounters> before;
   std::optional<DatabaseCounters> after;
   double server_mib = 0;
+  /// CPU seconds the nodes used in the window.
+  double nodes_cpu = 0;
+  /// CPU seconds PostgreSQL's backends of the database used in the window,
+  /// when they run on this machine.
+  std::optional<double> database_cpu;
 };
 
 /// Keeps `n` tasks in flight: ramps up (a bounded number of creations at
@@ -149,6 +191,9 @@ Measurement measure(NodeCluster& cluster, const Options& o, int64_t n,
       return false;
     });
     m.before = database ? read_counters(o.nodes.database_url) : std::nullopt;
+    auto backends_before
+        = database ? backend_cpu(o.nodes.database_url) : std::nullopt;
+    auto nodes_before = nodes_cpu(cluster);
     auto first = driver.progress();
     auto started = Clock::now();
     auto end = started + std::chrono::seconds{o.seconds};
@@ -158,6 +203,10 @@ Measurement measure(NodeCluster& cluster, const Options& o, int64_t n,
     }
     auto last = driver.progress();
     m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    m.nodes_cpu = nodes_cpu(cluster) - nodes_before;
+    if (backends_before)
+      if (auto backends_after = backend_cpu(o.nodes.database_url))
+        m.database_cpu = backend_cpu_used(*backends_before, *backends_after);
     m.after = database ? read_counters(o.nodes.database_url) : std::nullopt;
     m.tasks = last.finished - first.finished;
     m.latencies_ms = driver.latencies_from(first.finished);
@@ -245,9 +294,9 @@ int main(int argc, char** argv) {
       else
         std::printf("idle node: %.1f MiB resident\n",
                     cluster.server().rss_mib());
-      std::printf("%6s %10s %9s %8s %8s %9s %9s %10s\n", "N", "steps/s",
-                  "tasks/s", "p50 ms", "p99 ms", "stmt/step", "txn/step",
-                  "server MiB");
+      std::printf("%6s %10s %9s %8s %8s %9s %9s %10s %12s %10s\n", "N",
+                  "steps/s", "tasks/s", "p50 ms", "p99 ms", "stmt/step",
+                  "txn/step", "server MiB", "node CPU/step", "PG CPU/step");
       for (auto n : o.in_flight) {
         auto m = measure(cluster, o, n, database, [&](uint64_t) {
           return body_for(serial++, o.nodes.run_id);
@@ -266,12 +315,25 @@ int main(int argc, char** argv) {
                         (m.after->commits - m.before->commits) / steps);
           commits = text;
         }
-        std::printf("%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %10.1f\n",
+        std::string node_cpu = "-", database_cpu = "-";
+        if (steps > 0) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%.3f ms",
+                        m.nodes_cpu * 1000 / steps);
+          node_cpu = text;
+          if (m.database_cpu) {
+            std::snprintf(text, sizeof text, "%.3f ms",
+                          *m.database_cpu * 1000 / steps);
+            database_cpu = text;
+          }
+        }
+        std::printf("%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %10.1f %12s %10s\n",
                     static_cast<long long>(n), steps / m.seconds,
                     static_cast<double>(m.tasks) / m.seconds,
                     percentile(m.latencies_ms, 0.5),
                     percentile(m.latencies_ms, 0.99), statements.c_str(),
-                    commits.c_str(), m.server_mib);
+                    commits.c_str(), m.server_mib, node_cpu.c_str(),
+                    database_cpu.c_str());
         std::fflush(stdout);
       }
     } catch (const std::exception& e) {

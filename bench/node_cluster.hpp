@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bench/bench_environment.hpp"
 #include "tests/support/child_process.hpp"
 
 #include <signal.h>
@@ -39,6 +40,11 @@ class NodeProcess {
 
   std::string output() const {
     return process_.output();
+  }
+
+  /// CPU time the process has used so far, in seconds (0 when unknown).
+  double cpu_seconds() const {
+    return process_cpu_seconds(process_.pid()).value_or(0);
   }
 
   /// Resident memory in MiB (VmRSS), or 0 when unknown.
