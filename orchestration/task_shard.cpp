@@ -180,24 +180,28 @@ TaskShard::initialize(const channels::TaskRequest& request) {
   }
   const auto& task_id = created->snapshot.task.id;
   channels::TaskInitialized initialized{task_id, created->created, {}};
-  if (created->created) {
-    auto start = plan_start(created->snapshot, plan_context());
-    if (!start)
-      return start.error();
-    start->basis = std::make_shared<const TaskSnapshot>(created->snapshot);
-    auto started = apply_with_retries(task_id, std::move(*start),
-                                      [this](const TaskSnapshot& s) {
-                                        return plan_start(s, plan_context());
-                                      });
-    if (!started) {
-      ++stats_.commands_failed;
-      return started.error();
-    }
-    ++stats_.tasks_initialized;
-    // Replacing invalid UTF-8 instead of throwing keeps the shard alive.
-    initialized.task_json = nlohmann::json(*started).dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A task found pending was created by a request whose start never
+  // committed (its node stopped in between): this request starts it.
+  if (!created->created && created->snapshot.task.state != TaskState::pending)
+    return initialized;
+  auto start = plan_start(created->snapshot, plan_context());
+  if (!start)
+    return start.error();
+  start->basis = std::make_shared<const TaskSnapshot>(created->snapshot);
+  auto started = apply_with_retries(task_id, std::move(*start),
+                                    [this](const TaskSnapshot& s) {
+                                      return plan_start(s, plan_context());
+                                    });
+  if (!started) {
+    ++stats_.commands_failed;
+    return started.error();
   }
+  if (!created->created)
+    return initialized;
+  ++stats_.tasks_initialized;
+  // Replacing invalid UTF-8 instead of throwing keeps the shard alive.
+  initialized.task_json = nlohmann::json(*started).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
   return initialized;
 }
 

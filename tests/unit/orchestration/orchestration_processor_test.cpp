@@ -11,6 +11,7 @@
 #include "messaging/in_memory/manual_clock.hpp"
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
+#include "orchestration/task_factory.hpp"
 #include "orchestration/workflow_planner.hpp"
 #include "tests/support/received.hpp"
 #include "tests/support/step_workers.hpp"
@@ -227,6 +228,39 @@ TEST_CASE("a task is created by the shard its results go to, which decides "
   CHECK(again.task_id == initialized.task_id);
   CHECK_FALSE(again.created);
   CHECK(again.task_json.empty());
+}
+
+TEST_CASE("a request for a task found created but never started (its node "
+          "stopped in between) starts it") {
+  Fixture f;
+  const auto* tmpl
+      = f.catalog->find("linear_workflow", "mathematical_sequence", {});
+  REQUIRE(tmpl != nullptr);
+  TaskOptions options;
+  options.idempotency_key = "stranded";
+  auto new_task = make_new_task(*tmpl, {{"even_number", 2}}, options);
+  REQUIRE(new_task.ok());
+  auto stranded = f.store.create_task(*new_task);
+  REQUIRE(stranded.ok());
+  REQUIRE(stranded->snapshot.task.state == TaskState::pending);
+
+  f.request_task("linear_workflow", "mathematical_sequence",
+                 {{"even_number", 2}}, "stranded");
+  CHECK(f.store.list_tasks({})->total == 1);
+  auto started = f.store.load(stranded->snapshot.task.id);
+  REQUIRE(started.ok());
+  CHECK(started->task.state == TaskState::steps_in_process);
+  CHECK(f.stats().tasks_initialized == 0);
+  while (f.work("worker_linear_workflow_queue") > 0) {
+  }
+  const auto& id = stranded->snapshot.task.id;
+  CHECK(f.store.load(id)->task.state == TaskState::complete);
+  // A task that was started is left alone by a later duplicate.
+  const auto events = f.store.history(id)->size();
+  f.request_task("linear_workflow", "mathematical_sequence",
+                 {{"even_number", 2}}, "stranded");
+  CHECK(f.work("worker_linear_workflow_queue") == 0);
+  CHECK(f.store.history(id)->size() == events);
 }
 
 TEST_CASE("a burst of results is decided in batches, tasks in parallel") {
