@@ -86,14 +86,18 @@ uint64_t TaskCompletionWatch::wait(const std::string& task_id,
   state_->waiters.emplace(ticket,
                           State::Waiter{task_id, deadline, std::move(done)});
   state_->by_task.emplace(task_id, ticket);
-  state_->by_deadline.emplace(deadline, ticket);
+  // The timer thread sleeps until the earliest deadline: only a new
+  // earliest one needs to wake it (a wake-up per long poll otherwise).
+  auto earliest = state_->by_deadline.emplace(deadline, ticket).first
+                  == state_->by_deadline.begin();
   lock.unlock();
   std::call_once(timer_started_, [this] {
     timer_ = std::thread{[state = state_] {
       state->run_timer();
     }};
   });
-  state_->changed.notify_one();
+  if (earliest)
+    state_->changed.notify_one();
   return ticket;
 }
 

@@ -98,6 +98,23 @@ TEST_CASE("a waiter whose deadline passed is answered with nothing by the "
   watch.report(task_in("t1", TaskState::complete));
 }
 
+TEST_CASE("a deadline earlier than every other one wakes the watch's timer; "
+          "later ones wait their turn") {
+  Watch watch;
+  Answers later;
+  watch.wait("t1", far_away(), later.callback());
+  watch.wait("t2", far_away() + std::chrono::hours{1}, later.callback());
+  std::promise<bool> called;
+  auto result = called.get_future();
+  watch.wait("t3", Watch::SteadyClock::now(),
+             [&](std::optional<TaskSnapshot> task) {
+               called.set_value(task.has_value());
+             });
+  CHECK_FALSE(result.get());
+  CHECK(later.states.empty());
+  CHECK(watch.waiting() == 2);
+}
+
 TEST_CASE("closing the watch answers every waiter with nothing and answers "
           "later waits at once") {
   Answers answers;
