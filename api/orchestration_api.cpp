@@ -196,33 +196,30 @@ HttpResponse created_response(OrchestrationApi& api,
 }
 
 // Creates the task without holding an HTTP thread while its shard works
-// through the results queued before it: a one-shot actor asks and answers.
-// The shard renders a task it created; only a duplicate request's task is
-// read back, on a thread of its own when reading blocks on the network (a
-// thread per created task would cost its creation on every request).
-void create_task(OrchestrationApi api, const HttpRequest& request,
-                 const web::Router::Reply& reply) {
+// through the results queued before it: the creator's actor asks and the
+// answer replies. The shard renders a task it created; only a duplicate
+// request's task is read back, on a thread of its own when reading blocks
+// on the network (a thread per created task would cost its creation on
+// every request).
+void create_task(OrchestrationApi api, TaskCreator& creator,
+                 const HttpRequest& request, const web::Router::Reply& reply) {
   auto task = task_request(api, request);
   if (auto* response = std::get_if<HttpResponse>(&task))
     return reply(std::move(*response));
-  auto ask_and_answer = [api, reply](caf::event_based_actor* self,
-                                     channels::InitializeTask command) mutable {
-    self->request(api.processor, api.command_timeout, std::move(command))
-        .then(
-            [self, api, reply](channels::TaskInitialized& initialized) mutable {
-              if (rendered(initialized) || !api.store.blocks())
-                return reply(created_response(api, initialized));
-              self->spawn<caf::detached>([api, reply, initialized]() mutable {
-                reply(created_response(api, initialized));
-              });
-            },
-            [reply](caf::error& err) {
-              reply(error_response(err));
+  creator.create(
+      channels::InitializeTask{
+          std::move(std::get<channels::TaskRequest>(task))},
+      [api,
+       reply](caf::expected<channels::TaskInitialized> initialized) mutable {
+        if (!initialized)
+          return reply(error_response(initialized.error()));
+        if (rendered(*initialized) || !api.store.blocks())
+          return reply(created_response(api, *initialized));
+        api.system->spawn<caf::detached>(
+            [api, reply, initialized = std::move(*initialized)]() mutable {
+              reply(created_response(api, initialized));
             });
-  };
-  api.system->spawn(ask_and_answer,
-                    channels::InitializeTask{
-                        std::move(std::get<channels::TaskRequest>(task))});
+      });
 }
 
 HttpResponse
@@ -540,10 +537,13 @@ core::Result<void> add_orchestration_routes(web::Router& router,
     if (auto added = router.add(method, pattern, std::move(handler)); !added)
       return added;
   using Deferred = web::Router::DeferredHandler;
+  if (!api.creator)
+    return core::Error{core::ErrorCode::invalid_argument,
+                       "the orchestration API needs a task creator"};
   std::vector<std::tuple<std::string, std::string, Deferred>> deferred{
       {"POST", "/v1/tasks",
        [api](const HttpRequest& r, web::Router::Reply reply) {
-         create_task(api, r, reply);
+         create_task(api, *api.creator, r, reply);
        }},
       {"GET", "/v1/tasks/{task_id}",
        [api](const HttpRequest& r, web::Router::Reply reply) {

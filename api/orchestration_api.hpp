@@ -1,5 +1,6 @@
 #pragma once
 
+#include "api/task_creator.hpp"
 #include "channels/actor_interfaces.hpp"
 #include "config/template_catalog.hpp"
 #include "core/result.hpp"
@@ -30,6 +31,9 @@ struct OrchestrationApi {
   std::shared_ptr<web::MetricsRegistry> metrics;
   /// How long a request waits for the processor.
   std::chrono::milliseconds command_timeout{10000};
+  /// Creates the tasks of `POST /v1/tasks` (the node closes it before its
+  /// HTTP server stops).
+  std::shared_ptr<TaskCreator> creator;
 };
 
 /// Adds every route of the orchestration node's API to `router`.

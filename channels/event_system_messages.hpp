@@ -309,4 +309,15 @@ typename Inspector::result_type inspect(Inspector& f, SweepTick&) {
   return f(caf::meta::type_name("SweepTick"));
 }
 
+/// The API's task creator: answer the creations past their deadline.
+struct CreationsDue {
+  friend bool operator==(const CreationsDue&, const CreationsDue&) = default;
+};
+
+/// Inspects a `CreationsDue`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CreationsDue&) {
+  return f(caf::meta::type_name("CreationsDue"));
+}
+
 } // namespace tasker::channels

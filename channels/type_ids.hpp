@@ -80,6 +80,8 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepReady))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepFinished))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::DeadlinesDue))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::LeaseTick))
+// API internals
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::CreationsDue))
 
 CAF_END_TYPE_ID_BLOCK(tasker)
 

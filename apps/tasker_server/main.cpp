@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
                           worker_setup->plan, config);
     // The REST API, health and metrics (not for a run of the examples).
     std::unique_ptr<web::HttpServer> http;
+    std::shared_ptr<api::TaskCreator> creator;
     if (!options.run_examples) {
       api::OrchestrationApi endpoints{
           .system = &system,
@@ -161,6 +162,10 @@ int main(int argc, char** argv) {
           .provider = *provider,
           .catalog = shared_catalog,
           .metrics = std::make_shared<web::MetricsRegistry>()};
+      creator = std::make_shared<api::TaskCreator>(
+          system, caf::actor_cast<caf::actor>(node.processor()),
+          api::TaskCreatorOptions{endpoints.command_timeout});
+      endpoints.creator = creator;
       auto router = std::make_shared<web::Router>();
       if (auto added = api::add_orchestration_routes(*router, endpoints);
           !added)
@@ -200,8 +205,11 @@ int main(int argc, char** argv) {
               + std::to_string(config.orchestration.shutdown_timeout_ms)
               + " ms");
     }
-    // Long polls answer now, with their tasks as they are.
+    // Long polls and creations still waiting answer now, long polls with
+    // their tasks as they are.
     node.store().completions().close();
+    if (creator)
+      creator->close();
     if (http)
       http->stop();
     if (worker_node)
