@@ -88,8 +88,8 @@ uint64_t TaskCompletionWatch::wait(const std::string& task_id,
   state_->by_task.emplace(task_id, ticket);
   // The timer thread sleeps until the earliest deadline: only a new
   // earliest one needs to wake it (a wake-up per long poll otherwise).
-  auto earliest = state_->by_deadline.emplace(deadline, ticket).first
-                  == state_->by_deadline.begin();
+  auto entry = state_->by_deadline.emplace(deadline, ticket).first;
+  auto earliest = entry == state_->by_deadline.begin();
   lock.unlock();
   std::call_once(timer_started_, [this] {
     timer_ = std::thread{[state = state_] {

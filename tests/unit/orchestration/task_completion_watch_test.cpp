@@ -115,6 +115,27 @@ TEST_CASE("a deadline earlier than every other one wakes the watch's timer; "
   CHECK(watch.waiting() == 2);
 }
 
+TEST_CASE("after a cancelled wait, the next wait's deadline still wakes the "
+          "watch's timer") {
+  Watch watch;
+  auto answered_by_timer = [&](const std::string& id) {
+    std::promise<bool> called;
+    auto result = called.get_future();
+    watch.wait(id, Watch::SteadyClock::now() + std::chrono::milliseconds{20},
+               [&](std::optional<TaskSnapshot> task) {
+                 called.set_value(task.has_value());
+               });
+    // A bound, not a pause: a lost wake-up would otherwise hang the test.
+    return result.wait_for(std::chrono::seconds{10})
+           == std::future_status::ready;
+  };
+  CHECK(answered_by_timer("t1"));
+  Answers none;
+  CHECK(watch.cancel(watch.wait("t2", far_away(), none.callback())));
+  CHECK(answered_by_timer("t3"));
+  CHECK(none.states.empty());
+}
+
 TEST_CASE("closing the watch answers every waiter with nothing and answers "
           "later waits at once") {
   Answers answers;
