@@ -201,12 +201,12 @@ HttpResponse created_response(OrchestrationApi& api,
 // request's task is read back, on a thread of its own when reading blocks
 // on the network (a thread per created task would cost its creation on
 // every request).
-void create_task(OrchestrationApi api, TaskCreator& creator,
-                 const HttpRequest& request, const web::Router::Reply& reply) {
+void create_task(OrchestrationApi api, const HttpRequest& request,
+                 const web::Router::Reply& reply) {
   auto task = task_request(api, request);
   if (auto* response = std::get_if<HttpResponse>(&task))
     return reply(std::move(*response));
-  creator.create(
+  api.creator->create(
       channels::InitializeTask{
           std::move(std::get<channels::TaskRequest>(task))},
       [api,
@@ -543,7 +543,7 @@ core::Result<void> add_orchestration_routes(web::Router& router,
   std::vector<std::tuple<std::string, std::string, Deferred>> deferred{
       {"POST", "/v1/tasks",
        [api](const HttpRequest& r, web::Router::Reply reply) {
-         create_task(api, *api.creator, r, reply);
+         create_task(api, r, reply);
        }},
       {"GET", "/v1/tasks/{task_id}",
        [api](const HttpRequest& r, web::Router::Reply reply) {
