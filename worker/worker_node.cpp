@@ -60,12 +60,19 @@ WorkerNode::WorkerNode(
           + std::to_string(pool->threads()) + " handler thread(s), lease "
           + std::to_string(options.lease.count()) + " s extended every "
           + std::to_string(options.heartbeat.count()) + " ms");
-  if (actors::provider_blocks(provider))
-    processor_ = system.spawn<WorkerProcessor, caf::detached>(
-        provider, registry, std::move(run_job), options);
-  else
-    processor_ = system.spawn<WorkerProcessor>(provider, registry,
-                                               std::move(run_job), options);
+  // Lease extensions and reported timeouts get a thread of their own when
+  // the provider blocks; in memory they run on the actor.
+  JobRunner run_upkeep = [](std::function<void()> job) {
+    job();
+  };
+  if (actors::provider_blocks(provider)) {
+    auto upkeep = std::make_shared<HandlerPool>(1);
+    run_upkeep = [upkeep](std::function<void()> job) {
+      upkeep->submit(std::move(job));
+    };
+  }
+  processor_ = system.spawn<WorkerProcessor>(
+      provider, registry, std::move(run_job), std::move(run_upkeep), options);
   for (const auto& [ns, limit] : plan.concurrency) {
     actors::EventSystemOptions es;
     es.name = "worker " + ns;

@@ -60,10 +60,12 @@ channels::StepResult make_result(const channels::StepMessage& step,
 WorkerProcessor::WorkerProcessor(
     caf::actor_config& cfg, messaging::MessagingProvider provider,
     std::shared_ptr<const HandlerRegistry> registry, JobRunner run_job,
-    WorkerProcessorOptions options)
+    JobRunner run_upkeep, WorkerProcessorOptions options)
     : channels::worker_executor_actor::base(cfg),
       provider_(std::move(provider)), registry_(std::move(registry)),
-      run_job_(std::move(run_job)), options_(std::move(options)),
+      run_job_(std::move(run_job)), run_upkeep_(std::move(run_upkeep)),
+      options_(std::move(options)),
+      upkeep_counters_(std::make_shared<UpkeepCounters>()),
       results_(std::make_shared<ResultSender>(provider_transport(provider_),
                                               options_.results)) {
   counters_.worker_id = options_.worker_id;
@@ -132,6 +134,7 @@ void WorkerProcessor::on_exit() {
   executions_.clear();
   waiting_.clear();
   run_job_ = nullptr;
+  run_upkeep_ = nullptr;
 }
 
 caf::typed_response_promise<channels::StepExecuted>
@@ -288,7 +291,7 @@ void WorkerProcessor::on_finished(uint64_t id) {
     ++(execution->success ? counters_.steps_succeeded : counters_.steps_failed);
     if (execution->error_type == "handler_timeout")
       ++counters_.steps_timed_out;
-    if (!execution->sent)
+    if (!execution->sent && !execution->timeout_reported)
       ++counters_.results_unsent;
   }
   answer(*execution);
@@ -381,29 +384,48 @@ void WorkerProcessor::on_deadline(const Deadline& deadline) {
                             true, {}, "handler_timeout");
   execution.success = false;
   execution.error_type = outcome.error_type;
-  execution.sent = results_->send_alone(
-      make_result(execution.step, outcome, options_.worker_id, now_us()),
-      execution.queue, execution.msg_id);
+  execution.timeout_reported = true;
+  run_upkeep_([results = results_, counters = upkeep_counters_,
+               result = make_result(execution.step, outcome, options_.worker_id,
+                                    now_us()),
+               queue = execution.queue, msg_id = execution.msg_id] {
+    if (!results->send_alone(result, queue, msg_id))
+      ++counters->results_unsent;
+  });
 }
 
 void WorkerProcessor::extend_leases() {
+  std::vector<ExecutionPtr> due;
   for (auto& [id, execution] : executions_) {
     // A lease younger than one heartbeat has most of its time left.
     if (!execution->running || execution->settled
         || execution->lease_ticks++ == 0)
       continue;
-    auto extended = provider_.extend_visibility(
-        execution->queue, execution->msg_id, options_.lease);
-    if (extended) {
-      ++counters_.lease_extensions;
-      continue;
-    }
-    core::log_warn(kComponent, "extending the lease of "
-                                   + describe(execution->step)
-                                   + " failed (another worker may run it "
-                                     "too; orchestration keeps one result): "
-                                   + extended.error().to_string());
+    due.push_back(execution);
   }
+  if (due.empty())
+    return;
+  run_upkeep_([provider = provider_, lease = options_.lease,
+               counters = upkeep_counters_, due = std::move(due)]() mutable {
+    for (const auto& execution : due) {
+      if (execution->settled)
+        continue;
+      auto extended = provider.extend_visibility(execution->queue,
+                                                 execution->msg_id, lease);
+      if (extended) {
+        ++counters->lease_extensions;
+        continue;
+      }
+      // Its result went out (and acked the message) since the check.
+      if (execution->settled)
+        continue;
+      core::log_warn(kComponent, "extending the lease of "
+                                     + describe(execution->step)
+                                     + " failed (another worker may run it "
+                                       "too; orchestration keeps one result): "
+                                     + extended.error().to_string());
+    }
+  });
 }
 
 int64_t WorkerProcessor::limit_of(const std::string& namespace_name) const {
@@ -414,6 +436,8 @@ int64_t WorkerProcessor::limit_of(const std::string& namespace_name) const {
 
 channels::WorkerStatus WorkerProcessor::status() const {
   auto out = counters_;
+  out.lease_extensions += upkeep_counters_->lease_extensions;
+  out.results_unsent += upkeep_counters_->results_unsent;
   out.active_steps = static_cast<int64_t>(executions_.size());
   out.max_concurrent_steps = 0;
   for (const auto& [ns, limit] : options_.concurrency)

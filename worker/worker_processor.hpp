@@ -24,7 +24,7 @@
 
 namespace tasker::worker {
 
-/// Runs a job on a handler thread (`HandlerPool::submit`); tests pass a
+/// Runs a job on another thread (`HandlerPool::submit`); tests pass a
 /// queue they drain by hand.
 using JobRunner = std::function<void(std::function<void()>)>;
 
@@ -70,13 +70,16 @@ struct WorkerProcessorOptions {
 /// - sends the result to `orchestration_step_results`, and acks the step
 ///   message only once the send succeeded (`ResultSender`: results that
 ///   finish together go in one call); it answers the command then.
-/// It blocks on the provider only for lease extensions and reported
-/// timeouts: spawn it detached when the provider blocks.
+/// It never blocks: claims, handlers and sends run on handler threads
+/// (`run_job`), lease extensions and reported timeouts on `run_upkeep`
+/// (a thread of their own, so that handlers filling every handler thread
+/// cannot hold up a lease).
 class WorkerProcessor : public channels::worker_executor_actor::base {
  public:
   WorkerProcessor(caf::actor_config& cfg, messaging::MessagingProvider provider,
                   std::shared_ptr<const HandlerRegistry> registry,
-                  JobRunner run_job, WorkerProcessorOptions options);
+                  JobRunner run_job, JobRunner run_upkeep,
+                  WorkerProcessorOptions options);
 
   const char* name() const override {
     return "worker_processor";
@@ -123,6 +126,8 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
     std::atomic<bool> abandoned{false};
     bool success = false;
     bool sent = false;
+    /// The timeout's report took over the result (and counts it if unsent).
+    bool timeout_reported = false;
     std::string error_type;
     int lease_ticks = 0;
     bool running = false;
@@ -153,10 +158,18 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   int64_t limit_of(const std::string& namespace_name) const;
   channels::WorkerStatus status() const;
 
+  /// Counted by upkeep jobs, off the actor's thread.
+  struct UpkeepCounters {
+    std::atomic<uint64_t> lease_extensions{0};
+    std::atomic<uint64_t> results_unsent{0};
+  };
+
   messaging::MessagingProvider provider_;
   std::shared_ptr<const HandlerRegistry> registry_;
   JobRunner run_job_;
+  JobRunner run_upkeep_;
   WorkerProcessorOptions options_;
+  std::shared_ptr<UpkeepCounters> upkeep_counters_;
   std::shared_ptr<ResultSender> results_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, ExecutionPtr> executions_;

@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
           .store = node.store(),
           .provider = *provider,
           .catalog = shared_catalog,
-          .metrics = std::make_shared<web::MetricsRegistry>()};
+          .metrics = std::make_shared<web::MetricsRegistry>(),
+          .creator = nullptr};
       creator = std::make_shared<api::TaskCreator>(
           system, caf::actor_cast<caf::actor>(node.processor()),
           api::TaskCreatorOptions{endpoints.command_timeout});

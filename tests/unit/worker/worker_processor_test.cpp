@@ -63,6 +63,10 @@ struct Fixture {
   messaging::MessagingProvider provider;
   std::shared_ptr<HandlerRegistry> registry;
   std::deque<std::function<void()>> jobs;
+  /// Lease extensions and reported timeouts: run at once unless a test
+  /// holds them back to run them by hand.
+  bool hold_upkeep = false;
+  std::deque<std::function<void()>> upkeep;
   WorkerProcessorOptions options;
   channels::worker_processor_actor processor;
 
@@ -122,6 +126,12 @@ struct Fixture {
         provider, registry,
         [this](std::function<void()> job) {
           jobs.push_back(std::move(job));
+        },
+        [this](std::function<void()> job) {
+          if (hold_upkeep)
+            upkeep.push_back(std::move(job));
+          else
+            job();
         },
         options);
     sched.run();
@@ -419,6 +429,77 @@ TEST_CASE_FIXTURE(Fixture, "without the heartbeat the same step's message "
   sched.run();
   CHECK(provider.receive(kQueue, 10, 30s)->size() == 1);
   CHECK(status().lease_extensions == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "leases are extended off the actor, on the "
+                           "upkeep runner; a step that finished meanwhile "
+                           "is left alone") {
+  hold_upkeep = true;
+  start();
+  auto s = step("tasker.square");
+  s.timeout_seconds = 3600;
+  send(kQueue, channels::to_json_text(s));
+  auto handle = self->request(processor, caf::infinite,
+                              channels::ExecuteStepFromMessage{take(kQueue)});
+  run_jobs(1);
+  REQUIRE(jobs.size() == 1); // the handler "runs"
+  // The first heartbeat skips a lease younger than one heartbeat.
+  for (int beat = 0; beat < 2; ++beat) {
+    clock->advance(10s);
+    sched.advance_time(10s);
+    sched.run();
+  }
+  REQUIRE(upkeep.size() == 1);
+  CHECK(status().lease_extensions == 0); // not extended by the actor
+  upkeep.front()();
+  upkeep.pop_front();
+  CHECK(status().lease_extensions == 1);
+  // Past the first lease: still invisible.
+  clock->advance(15s);
+  CHECK(provider.receive(kQueue, 10, 30s)->empty());
+  // The next extension is due, but the handler returns before it runs.
+  clock->advance(5s);
+  sched.advance_time(10s);
+  sched.run();
+  REQUIRE(upkeep.size() == 1);
+  drain();
+  CHECK(testing::received<channels::StepExecuted>(handle).success);
+  upkeep.front()();
+  upkeep.pop_front();
+  auto now = status();
+  CHECK(now.lease_extensions == 1);
+  CHECK(now.results_unsent == 0);
+  CHECK(results().size() == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "a timeout reported on the upkeep runner is sent "
+                           "once, and counted when it cannot be") {
+  hold_upkeep = true;
+  options.timeout_grace = 2s;
+  start();
+  auto s = step("tasker.square");
+  s.timeout_seconds = 5;
+  send(kQueue, channels::to_json_text(s));
+  auto handle = self->request(processor, caf::infinite,
+                              channels::ExecuteStepFromMessage{take(kQueue)});
+  run_jobs(1);
+  sched.advance_time(5s);
+  sched.run();
+  sched.advance_time(2s);
+  sched.run();
+  REQUIRE(upkeep.size() == 1);
+  CHECK(results().empty()); // the actor did not send it itself
+  // The results queue is gone: the report fails.
+  REQUIRE(provider.delete_queue(kResults).ok());
+  upkeep.front()();
+  upkeep.pop_front();
+  CHECK(status().results_unsent == 1);
+  // The handler returns late: not sent, and not counted a second time.
+  drain();
+  CHECK_FALSE(testing::received<channels::StepExecuted>(handle).success);
+  auto now = status();
+  CHECK(now.results_unsent == 1);
+  CHECK(now.steps_timed_out == 1);
 }
 
 TEST_CASE_FIXTURE(Fixture, "a handler that ignores its timeout gets a "
