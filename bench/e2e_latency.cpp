@@ -170,5 +170,5 @@ int main(int argc, char** argv) {
                   p50 / workflow.steps);
     }
   }
-  return failures == 0 ? 0 : 1;
+  return o.nodes.finish("e2e-latency", failures);
 }

@@ -341,5 +341,5 @@ int main(int argc, char** argv) {
       ++failures;
     }
   }
-  return failures == 0 ? 0 : 1;
+  return o.nodes.finish("e2e-throughput", failures);
 }

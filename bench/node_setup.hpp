@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -68,17 +69,31 @@ class NodeSetup {
   ClusterOptions cluster(const std::string& provider,
                          const std::string& benchmark,
                          const std::filesystem::path& run_dir) const {
-    return {provider,
-            database_url,
-            rabbitmq_url,
-            apps_dir,
-            templates,
-            std::filesystem::temp_directory_path()
-                / ("tasker-" + benchmark + "-" + run_id) / provider / run_dir,
+    return {provider, database_url, rabbitmq_url,
+            apps_dir, templates,    logs(benchmark) / provider / run_dir,
             {}};
   }
 
+  /// Ends `benchmark`'s run: removes its nodes' logs when nothing failed,
+  /// else says where they are. The exit status.
+  int finish(const std::string& benchmark, int failures) const {
+    auto dir = logs(benchmark);
+    std::error_code ignored;
+    if (failures == 0) {
+      std::filesystem::remove_all(dir, ignored);
+      return 0;
+    }
+    if (std::filesystem::exists(dir, ignored))
+      std::fprintf(stderr, "the nodes' logs are in %s\n", dir.c_str());
+    return 1;
+  }
+
  private:
+  std::filesystem::path logs(const std::string& benchmark) const {
+    return std::filesystem::temp_directory_path()
+           / ("tasker-" + benchmark + "-" + run_id);
+  }
+
   bool providers_given_ = false;
 };
 
