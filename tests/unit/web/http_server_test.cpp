@@ -313,3 +313,44 @@ TEST_CASE("stopping an http server lets the request under way finish") {
   CHECK(response.body() == R"({"slow":true})");
   CHECK(connection.closed_by_server());
 }
+
+TEST_CASE("a connection is answered while another connection's handler "
+          "blocks, on the server's other thread") {
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto router = test_router();
+  REQUIRE(router
+              ->add("GET", "/slow",
+                    [&, released = release.get_future().share()](auto&) {
+                      entered.set_value();
+                      released.wait();
+                      return HttpResponse::json(200, {{"slow", true}});
+                    })
+              .ok());
+  auto options = local_options();
+  options.threads = 2;
+  RunningServer running{options, router};
+  Connection blocked{running.server.port()};
+  auto slow = std::async(std::launch::async, [&] {
+    return blocked.send(http::verb::get, "/slow");
+  });
+  entered.get_future().wait();
+  Connection other{running.server.port()};
+  CHECK(other.send(http::verb::get, "/health").result_int() == 200);
+  release.set_value();
+  CHECK(slow.get().result_int() == 200);
+  // The first thread takes connections again once free.
+  Connection third{running.server.port()};
+  CHECK(third.send(http::verb::get, "/health").result_int() == 200);
+}
+
+TEST_CASE("a one-thread http server serves its connections in turn") {
+  auto options = local_options();
+  options.threads = 1;
+  RunningServer running{options};
+  Connection first{running.server.port()};
+  Connection second{running.server.port()};
+  CHECK(first.send(http::verb::get, "/health").result_int() == 200);
+  CHECK(second.send(http::verb::get, "/health").result_int() == 200);
+  CHECK(first.send(http::verb::get, "/health").result_int() == 200);
+}
