@@ -220,43 +220,50 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
           }
           caf::anon_send(self, channels::StepFinished{execution->id});
         };
-  // Claims (a read by id unless the message came leased) and decodes on a
-  // handler thread (both may wait on the provider), then hands the handler
-  // on from there (the pool runs it on the same thread): the actor learns
-  // that the step started (`StepReady`) but does not stand between the
-  // claim and the handler.
+  // A leased message is decoded here and its handler started at once: the
+  // actor learns nothing more until the step finishes.
+  if (execution->message && execution->message->leased) {
+    auto step = channels::step_message_from_json(execution->message->payload);
+    if (!step) {
+      run_job_([self, provider = provider_, execution,
+                why = step.error().message()]() mutable {
+        dead_letter(provider, *execution, why);
+        caf::anon_send(self, channels::StepFinished{execution->id});
+      });
+      return;
+    }
+    execution->step = std::move(*step);
+    execution->claim = Claim::claimed;
+    execution->deadline
+        = std::chrono::steady_clock::now()
+          + timeout_of(execution->step, options_.default_timeout);
+    on_ready(execution);
+    run_job_(std::move(handler));
+    return;
+  }
+  // Claims (a read by id) and decodes on a handler thread (the read waits
+  // on the provider), then hands the handler on from there (the pool runs
+  // it on the same thread): the actor learns that the step started
+  // (`StepReady`) but does not stand between the claim and the handler.
   run_job_([self, provider = provider_, lease = options_.lease,
             default_timeout = options_.default_timeout, run_job = run_job_,
             handler = std::move(handler), execution]() mutable {
-    if (!execution->message || !execution->message->leased) {
-      auto got
-          = provider.read_by_id(execution->queue, execution->msg_id, lease);
-      if (!got)
-        core::log_warn(kComponent,
-                       "claiming message " + std::to_string(execution->msg_id)
-                           + " of '" + execution->queue
-                           + "' failed: " + got.error().to_string());
-      if (!got || !got->has_value()) {
-        // Another worker holds it, or it is gone already.
-        execution->claim = Claim::not_claimed;
-        caf::anon_send(self, channels::StepFinished{execution->id});
-        return;
-      }
-      execution->message = std::move(**got);
+    auto got = provider.read_by_id(execution->queue, execution->msg_id, lease);
+    if (!got)
+      core::log_warn(kComponent, "claiming message "
+                                     + std::to_string(execution->msg_id)
+                                     + " of '" + execution->queue
+                                     + "' failed: " + got.error().to_string());
+    if (!got || !got->has_value()) {
+      // Another worker holds it, or it is gone already.
+      execution->claim = Claim::not_claimed;
+      caf::anon_send(self, channels::StepFinished{execution->id});
+      return;
     }
+    execution->message = std::move(**got);
     auto step = channels::step_message_from_json(execution->message->payload);
     if (!step) {
-      auto why = step.error().message();
-      core::log_warn(kComponent,
-                     "message " + std::to_string(execution->msg_id) + " of '"
-                         + execution->queue
-                         + "' moved to the dead-letter queue: " + why);
-      auto moved = provider.nack(execution->queue, execution->msg_id,
-                                 messaging::NackAction::dead_letter(why));
-      if (!moved)
-        core::log_warn(kComponent,
-                       "dead-lettering failed: " + moved.error().to_string());
-      execution->claim = Claim::dead_lettered;
+      dead_letter(provider, *execution, step.error().message());
       caf::anon_send(self, channels::StepFinished{execution->id});
       return;
     }
@@ -267,6 +274,20 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
     caf::anon_send(self, channels::StepReady{execution->id});
     run_job(std::move(handler));
   });
+}
+
+void WorkerProcessor::dead_letter(messaging::MessagingProvider& provider,
+                                  Execution& execution,
+                                  const std::string& why) {
+  core::log_warn(kComponent, "message " + std::to_string(execution.msg_id)
+                                 + " of '" + execution.queue
+                                 + "' moved to the dead-letter queue: " + why);
+  auto moved = provider.nack(execution.queue, execution.msg_id,
+                             messaging::NackAction::dead_letter(why));
+  if (!moved)
+    core::log_warn(kComponent,
+                   "dead-lettering failed: " + moved.error().to_string());
+  execution.claim = Claim::dead_lettered;
 }
 
 void WorkerProcessor::on_ready(const ExecutionPtr& execution) {

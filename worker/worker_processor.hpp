@@ -56,9 +56,10 @@ struct WorkerProcessorOptions {
 
 /// The worker's command processor (`worker_processor_actor`), for every
 /// namespace the worker serves:
-/// - claims a step message (reads it by id unless it came leased), decodes
-///   it (an undecodable one is dead-lettered with the reason), and runs its
-///   handler on a handler thread (`JobRunner`), never on its own;
+/// - claims a step message (reads it by id on a handler thread, unless it
+///   came leased), decodes it (an undecodable one is dead-lettered with the
+///   reason), and runs its handler on a handler thread (`JobRunner`), never
+///   on its own;
 /// - takes on at most the namespace's concurrency at once; more commands of
 ///   a full namespace wait (the event system's in-flight limit of the
 ///   namespace keeps that queue short);
@@ -110,8 +111,8 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   using Deadlines = std::multimap<caf::actor_clock::time_point, Deadline>;
 
   /// The thread writes its fields before it signals the actor
-  /// (`StepReady`, `StepFinished`); `settled` decides who sends the result
-  /// when the handler and the timeout race.
+  /// (`StepReady` after a claim, `StepFinished`); `settled` decides who
+  /// sends the result when the handler and the timeout race.
   struct Execution {
     uint64_t id = 0;
     std::string namespace_name;
@@ -146,6 +147,10 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   admit(std::string queue, int64_t msg_id,
         std::optional<messaging::QueuedMessage> message);
   void start(Waiting waiting, std::string namespace_name);
+  /// On a handler thread: moves an undecodable message to the dead-letter
+  /// queue, saying `why`.
+  static void dead_letter(messaging::MessagingProvider& provider,
+                          Execution& execution, const std::string& why);
   /// The step's handler started: count it, watch its timeout.
   void on_ready(const ExecutionPtr& execution);
   void on_finished(uint64_t id);

@@ -351,7 +351,7 @@ TEST_CASE_FIXTURE(Fixture, "a message delivered again while its step runs "
   auto message = take(kQueue);
   auto first = self->request(processor, caf::infinite,
                              channels::ExecuteStepFromMessage{message});
-  run_jobs(1); // claimed; the handler runs
+  sched.run(); // taken on: the handler "runs" (its job waits)
   auto again = self->request(processor, caf::infinite,
                              channels::ExecuteStepFromMessage{message});
   sched.run();
@@ -402,7 +402,7 @@ TEST_CASE_FIXTURE(Fixture, "the lease of a long step is extended while its "
   send(kQueue, channels::to_json_text(s));
   auto handle = self->request(processor, caf::infinite,
                               channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1); // the claim; the handler's job now "runs" (waits)
+  sched.run(); // taken on: the handler "runs" (its job waits)
   REQUIRE(jobs.size() == 1);
   // Three minutes, six leases long: never visible to another consumer.
   for (int second = 0; second < 180; second += 5) {
@@ -423,7 +423,7 @@ TEST_CASE_FIXTURE(Fixture, "without the heartbeat the same step's message "
   start();
   send(kQueue, channels::to_json_text(step("tasker.square")));
   self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1);
+  sched.run();
   clock->advance(31s);
   sched.advance_time(31s);
   sched.run();
@@ -441,7 +441,7 @@ TEST_CASE_FIXTURE(Fixture, "leases are extended off the actor, on the "
   send(kQueue, channels::to_json_text(s));
   auto handle = self->request(processor, caf::infinite,
                               channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1);
+  sched.run();
   REQUIRE(jobs.size() == 1); // the handler "runs"
   // The first heartbeat skips a lease younger than one heartbeat.
   for (int beat = 0; beat < 2; ++beat) {
@@ -482,7 +482,7 @@ TEST_CASE_FIXTURE(Fixture, "a timeout reported on the upkeep runner is sent "
   send(kQueue, channels::to_json_text(s));
   auto handle = self->request(processor, caf::infinite,
                               channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1);
+  sched.run();
   sched.advance_time(5s);
   sched.run();
   sched.advance_time(2s);
@@ -511,7 +511,7 @@ TEST_CASE_FIXTURE(Fixture, "a handler that ignores its timeout gets a "
   send(kQueue, channels::to_json_text(s));
   auto handle = self->request(processor, caf::infinite,
                               channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1);
+  sched.run();
   REQUIRE(jobs.size() == 1); // the handler "runs"
   sched.advance_time(5s);
   sched.run();
@@ -544,8 +544,8 @@ TEST_CASE_FIXTURE(Fixture, "one timer serves every step's deadline: a "
   self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
   send(kQueue, channels::to_json_text(quick));
   self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(2);               // the claims, the slow one's first
-  REQUIRE(jobs.size() == 2); // both handlers "run"
+  sched.run(); // both handlers "run", the slow one first
+  REQUIRE(jobs.size() == 2);
   sched.advance_time(5s);
   sched.run();
   CHECK(results().empty()); // the quick one's grace is running
@@ -576,7 +576,7 @@ TEST_CASE_FIXTURE(Fixture, "tasker.sleep returns at the step's timeout") {
   s.timeout_seconds = 1;
   send(kQueue, channels::to_json_text(s));
   self->send(processor, channels::ExecuteStepFromMessage{take(kQueue)});
-  run_jobs(1);
+  sched.run();
   REQUIRE(jobs.size() == 1);
   sched.advance_time(1s);
   sched.run(); // the stop is requested before the handler starts waiting
