@@ -117,6 +117,24 @@ class Connection {
   beast::flat_buffer buffer_;
 };
 
+// `GET /slow`, whose handler says it `entered` and blocks its thread until
+// `release`.
+struct SlowRoute {
+  std::promise<void> entered;
+  std::promise<void> release;
+
+  explicit SlowRoute(Router& router) {
+    REQUIRE(router
+                .add("GET", "/slow",
+                     [this, released = release.get_future().share()](auto&) {
+                       entered.set_value();
+                       released.wait();
+                       return HttpResponse::json(200, {{"slow", true}});
+                     })
+                .ok());
+  }
+};
+
 nlohmann::json json_of(const Response& response) {
   return nlohmann::json::parse(response.body());
 }
@@ -286,17 +304,10 @@ TEST_CASE("stopping an idle http server returns promptly and closes clients") {
 }
 
 TEST_CASE("stopping an http server lets the request under way finish") {
-  std::promise<void> entered;
-  std::promise<void> release;
   auto router = std::make_shared<Router>();
-  REQUIRE(router
-              ->add("GET", "/slow",
-                    [&, released = release.get_future().share()](auto&) {
-                      entered.set_value();
-                      released.wait();
-                      return HttpResponse::json(200, {{"slow", true}});
-                    })
-              .ok());
+  SlowRoute slow{*router};
+  auto& entered = slow.entered;
+  auto& release = slow.release;
   RunningServer running{local_options(), router};
   Connection connection{running.server.port()};
   auto answer = std::async(std::launch::async, [&] {
@@ -316,17 +327,10 @@ TEST_CASE("stopping an http server lets the request under way finish") {
 
 TEST_CASE("a connection is answered while another connection's handler "
           "blocks, on the server's other thread") {
-  std::promise<void> entered;
-  std::promise<void> release;
   auto router = test_router();
-  REQUIRE(router
-              ->add("GET", "/slow",
-                    [&, released = release.get_future().share()](auto&) {
-                      entered.set_value();
-                      released.wait();
-                      return HttpResponse::json(200, {{"slow", true}});
-                    })
-              .ok());
+  SlowRoute slow_route{*router};
+  auto& entered = slow_route.entered;
+  auto& release = slow_route.release;
   auto options = local_options();
   options.threads = 2;
   RunningServer running{options, router};

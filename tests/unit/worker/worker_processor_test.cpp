@@ -198,6 +198,19 @@ struct Fixture {
     return testing::received<channels::WorkerStatus>(handle);
   }
 
+  // Has the processor take on a `tasker.square` step with this timeout;
+  // its handler's job waits in `jobs` (the handler "runs").
+  auto take_on_step(int64_t timeout_seconds) {
+    auto s = step("tasker.square");
+    s.timeout_seconds = timeout_seconds;
+    send(kQueue, channels::to_json_text(s));
+    auto handle = self->request(processor, caf::infinite,
+                                channels::ExecuteStepFromMessage{take(kQueue)});
+    sched.run();
+    REQUIRE(jobs.size() == 1);
+    return handle;
+  }
+
   channels::StepExecuted execute(messaging::QueuedMessage message) {
     auto handle = self->request(processor, caf::infinite,
                                 channels::ExecuteStepFromMessage{message});
@@ -397,13 +410,7 @@ TEST_CASE_FIXTURE(Fixture, "at most the namespace's concurrency runs at once "
 TEST_CASE_FIXTURE(Fixture, "the lease of a long step is extended while its "
                            "handler runs") {
   start();
-  auto s = step("tasker.square");
-  s.timeout_seconds = 3600;
-  send(kQueue, channels::to_json_text(s));
-  auto handle = self->request(processor, caf::infinite,
-                              channels::ExecuteStepFromMessage{take(kQueue)});
-  sched.run(); // taken on: the handler "runs" (its job waits)
-  REQUIRE(jobs.size() == 1);
+  auto handle = take_on_step(3600);
   // Three minutes, six leases long: never visible to another consumer.
   for (int second = 0; second < 180; second += 5) {
     clock->advance(5s);
@@ -436,13 +443,7 @@ TEST_CASE_FIXTURE(Fixture, "leases are extended off the actor, on the "
                            "is left alone") {
   hold_upkeep = true;
   start();
-  auto s = step("tasker.square");
-  s.timeout_seconds = 3600;
-  send(kQueue, channels::to_json_text(s));
-  auto handle = self->request(processor, caf::infinite,
-                              channels::ExecuteStepFromMessage{take(kQueue)});
-  sched.run();
-  REQUIRE(jobs.size() == 1); // the handler "runs"
+  auto handle = take_on_step(3600);
   // The first heartbeat skips a lease younger than one heartbeat.
   for (int beat = 0; beat < 2; ++beat) {
     clock->advance(10s);
@@ -477,12 +478,7 @@ TEST_CASE_FIXTURE(Fixture, "a timeout reported on the upkeep runner is sent "
   hold_upkeep = true;
   options.timeout_grace = 2s;
   start();
-  auto s = step("tasker.square");
-  s.timeout_seconds = 5;
-  send(kQueue, channels::to_json_text(s));
-  auto handle = self->request(processor, caf::infinite,
-                              channels::ExecuteStepFromMessage{take(kQueue)});
-  sched.run();
+  auto handle = take_on_step(5);
   sched.advance_time(5s);
   sched.run();
   sched.advance_time(2s);
@@ -506,13 +502,7 @@ TEST_CASE_FIXTURE(Fixture, "a handler that ignores its timeout gets a "
                            "timeout reported in its place, once") {
   options.timeout_grace = 2s;
   start();
-  auto s = step("tasker.square");
-  s.timeout_seconds = 5;
-  send(kQueue, channels::to_json_text(s));
-  auto handle = self->request(processor, caf::infinite,
-                              channels::ExecuteStepFromMessage{take(kQueue)});
-  sched.run();
-  REQUIRE(jobs.size() == 1); // the handler "runs"
+  auto handle = take_on_step(5);
   sched.advance_time(5s);
   sched.run();
   CHECK(results().empty()); // stop requested, grace running
