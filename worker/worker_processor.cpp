@@ -232,11 +232,7 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
       });
       return;
     }
-    execution->step = std::move(*step);
-    execution->claim = Claim::claimed;
-    execution->deadline
-        = std::chrono::steady_clock::now()
-          + timeout_of(execution->step, options_.default_timeout);
+    claimed(*execution, std::move(*step), options_.default_timeout);
     on_ready(execution);
     run_job_(std::move(handler));
     return;
@@ -267,10 +263,7 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
       caf::anon_send(self, channels::StepFinished{execution->id});
       return;
     }
-    execution->step = std::move(*step);
-    execution->claim = Claim::claimed;
-    execution->deadline = std::chrono::steady_clock::now()
-                          + timeout_of(execution->step, default_timeout);
+    claimed(*execution, std::move(*step), default_timeout);
     caf::anon_send(self, channels::StepReady{execution->id});
     run_job(std::move(handler));
   });
@@ -288,6 +281,14 @@ void WorkerProcessor::dead_letter(messaging::MessagingProvider& provider,
     core::log_warn(kComponent,
                    "dead-lettering failed: " + moved.error().to_string());
   execution.claim = Claim::dead_lettered;
+}
+
+void WorkerProcessor::claimed(Execution& execution, channels::StepMessage step,
+                              std::chrono::seconds default_timeout) {
+  execution.step = std::move(step);
+  execution.claim = Claim::claimed;
+  execution.deadline = std::chrono::steady_clock::now()
+                       + timeout_of(execution.step, default_timeout);
 }
 
 void WorkerProcessor::on_ready(const ExecutionPtr& execution) {

@@ -151,6 +151,10 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   /// queue, saying `why`.
   static void dead_letter(messaging::MessagingProvider& provider,
                           Execution& execution, const std::string& why);
+  /// The execution's message decoded: its step is claimed, its deadline
+  /// set (before the handler starts).
+  static void claimed(Execution& execution, channels::StepMessage step,
+                      std::chrono::seconds default_timeout);
   /// The step's handler started: count it, watch its timeout.
   void on_ready(const ExecutionPtr& execution);
   void on_finished(uint64_t id);
