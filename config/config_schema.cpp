@@ -406,10 +406,9 @@ ConfigSchema::ConfigSchema() {
   s.push_back(integer_setting(
       "scheduler_threads",
       "Threads running the node's actors that never block (those that wait "
-      "on a server have threads of their own); 0: one per core. Every "
-      "message between actors on sleeping threads wakes one, so fewer "
-      "threads answer sooner: 1 gives the all-in-one in-memory node its "
-      "lowest latency.",
+      "on a server have threads of their own); 0: one per core. A message "
+      "from another thread wakes a sleeping one, so fewer threads answer "
+      "sooner: 1 gives the all-in-one in-memory node its lowest latency.",
       TASKER_FIELD(scheduler_threads), 0, 256));
   // -- messaging ------------------------------------------------------------
   s.push_back(enum_setting(
