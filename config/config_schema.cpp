@@ -498,6 +498,15 @@ ConfigSchema::ConfigSchema() {
       "log and use it as it is (`warn`). Never redeclared silently.",
       TASKER_FIELD(rabbitmq.declaration_conflict_policy),
       "one of \"fail\", \"warn\"", one_of({"fail", "warn"})));
+  s.push_back(string_setting(
+      "rabbitmq.queue_type",
+      "Kind of queue declared: `quorum` (replicated; the broker counts "
+      "deliveries and hands a message out once it is on disk) or `classic` "
+      "(one node; hands it out before the disk write, ~20% lower latency "
+      "per step on one broker; Tasker counts redeliveries itself). An "
+      "existing queue of the other kind is a declaration conflict.",
+      TASKER_FIELD(rabbitmq.queue_type), "one of \"quorum\", \"classic\"",
+      one_of({"quorum", "classic"})));
   s.push_back(integer_setting(
       "rabbitmq.push_visibility_timeout_seconds",
       "Seconds a pushed, unacked message stays with its consumer before it "

@@ -52,6 +52,8 @@ struct RabbitMqConfig {
   int64_t connect_retries = 5;
   int64_t max_deliveries = 5;
   std::string declaration_conflict_policy = "fail";
+  /// "quorum" or "classic": the kind of queue declared.
+  std::string queue_type = "quorum";
   /// Seconds a pushed message stays leased before it is delivered again.
   int64_t push_visibility_timeout_seconds = 30;
   /// Per-queue prefetch overrides, "QUEUE=N".

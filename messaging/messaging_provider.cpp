@@ -52,6 +52,9 @@ MessagingProvider::from_config(const config::NodeConfig& config) {
           = config.rabbitmq.declaration_conflict_policy == "warn"
                 ? DeclarationConflictPolicy::warn
                 : DeclarationConflictPolicy::fail;
+      options.queue_type = config.rabbitmq.queue_type == "classic"
+                               ? QueueType::classic
+                               : QueueType::quorum;
       options.push_visibility_timeout = std::chrono::seconds{
           config.rabbitmq.push_visibility_timeout_seconds};
       // Items were checked when the configuration was loaded.

@@ -21,6 +21,18 @@ enum class DeclarationConflictPolicy {
   warn,
 };
 
+/// The kind of queue Tasker declares for its queues and their `_dlq`s.
+enum class QueueType {
+  /// Replicated, and the broker counts deliveries (`x-delivery-count`) and
+  /// dead-letters past `x-delivery-limit` itself; a message reaches its
+  /// consumer only once on disk.
+  quorum,
+  /// Single-node; a message reaches its consumer before the broker's disk
+  /// write (the publisher's confirm still waits for it). The provider counts
+  /// redeliveries itself (docs/rabbitmq.md).
+  classic,
+};
+
 /// Routes messages published to the topic exchange with a matching routing
 /// key (`fulfillment.*`) to a queue (`fulfillment_queue`).
 struct TopicBinding {
@@ -42,6 +54,7 @@ struct RabbitMqOptions {
   std::chrono::seconds connection_timeout{10};
   /// Deliveries of one message before it is moved to `{queue}_dlq`.
   int32_t max_deliveries = 5;
+  QueueType queue_type = QueueType::quorum;
   std::size_t max_message_size = 1048576;
   DeclarationConflictPolicy declaration_conflict_policy
       = DeclarationConflictPolicy::fail;

@@ -25,8 +25,10 @@ core::Result<void> apply_policy(core::Result<void> declared,
   return {};
 }
 
-QueueDeclaration quorum_queue(std::string name) {
-  return {std::move(name), {{"x-queue-type", std::string{"quorum"}}}};
+QueueDeclaration durable_queue(std::string name, QueueType type) {
+  return {std::move(name),
+          {{"x-queue-type",
+            std::string{type == QueueType::classic ? "classic" : "quorum"}}}};
 }
 
 } // namespace
@@ -41,23 +43,28 @@ core::Result<void> declare_queue_topology(AmqpSession& session,
                                           const std::string& queue,
                                           DeclarationConflictPolicy policy) {
   if (is_dead_letter_queue(queue))
-    return apply_policy(session.declare_queue(quorum_queue(queue)), policy);
+    return apply_policy(
+        session.declare_queue(durable_queue(queue, options.queue_type)),
+        policy);
   auto exchange = queue + "_dlx";
   auto dead_letters = config::dead_letter_queue_name(queue);
   if (auto ok = apply_policy(
           session.declare_exchange(exchange, "fanout", queue), policy);
       !ok)
     return ok;
-  if (auto ok
-      = apply_policy(session.declare_queue(quorum_queue(dead_letters)), policy);
+  if (auto ok = apply_policy(session.declare_queue(durable_queue(
+                                 dead_letters, options.queue_type)),
+                             policy);
       !ok)
     return ok;
   if (auto ok = session.bind_queue(dead_letters, exchange, ""); !ok)
     return ok;
-  auto declaration = quorum_queue(queue);
+  auto declaration = durable_queue(queue, options.queue_type);
   declaration.arguments.emplace_back("x-dead-letter-exchange", exchange);
-  declaration.arguments.emplace_back("x-delivery-limit",
-                                     int64_t{options.max_deliveries});
+  // Classic queues have no delivery limit: the provider's count is all.
+  if (options.queue_type == QueueType::quorum)
+    declaration.arguments.emplace_back("x-delivery-limit",
+                                       int64_t{options.max_deliveries});
   if (auto ok = apply_policy(session.declare_queue(declaration), policy); !ok)
     return ok;
   for (const auto& binding : options.topic_bindings) {

@@ -17,11 +17,12 @@ namespace tasker::messaging {
 std::string delay_queue_name(std::string_view queue,
                              std::chrono::milliseconds delay);
 
-/// Declares a queue as Tasker wants it, on the admin channel:
-/// - `{queue}_dlq`: a durable quorum queue;
-/// - any other queue: a fanout exchange `{queue}_dlx` bound to the quorum
-///   queue `{queue}_dlq`, then the durable quorum queue itself with
-///   `x-dead-letter-exchange = {queue}_dlx` and `x-delivery-limit =
+/// Declares a queue as Tasker wants it, on the admin channel, as a durable
+/// queue of `options.queue_type`:
+/// - `{queue}_dlq`: such a queue;
+/// - any other queue: a fanout exchange `{queue}_dlx` bound to the queue
+///   `{queue}_dlq`, then the queue itself with `x-dead-letter-exchange =
+///   {queue}_dlx` and, for a quorum queue, `x-delivery-limit =
 ///   max_deliveries` (the broker's own backstop: the provider dead-letters
 ///   one delivery earlier), then its topic bindings.
 /// A declaration the broker refuses because the queue or exchange exists

@@ -370,6 +370,8 @@ void RabbitMqWorker::dispatch(std::vector<Delivery>& deliveries) {
                         message, kMaxDeliveriesReason);
       continue;
     }
+    if (carry_count(delivery, message))
+      continue;
     hold(delivery, message);
     notify(Message{std::move(message)}, delivery.queue);
   }
@@ -378,6 +380,32 @@ void RabbitMqWorker::dispatch(std::vector<Delivery>& deliveries) {
 bool RabbitMqWorker::over_limit(const QueuedMessage& message) const {
   return !is_dead_letter_queue(message.queue)
          && message.delivery_count > options_.max_deliveries;
+}
+
+// A redelivery the broker did not count (a classic queue keeps only the
+// `redelivered` flag) is published again carrying its count, and this copy
+// acked, so each return counts: the copy that comes back is handed out as
+// this delivery. Not done (false) when the broker counts, for dead-letter
+// queues (no limit there), or when the publish fails (this copy is then
+// handed out counting one redelivery only, as the broker tells).
+bool RabbitMqWorker::carry_count(const Delivery& delivery,
+                                 const QueuedMessage& message) {
+  if (!delivery.redelivered || delivery.returned
+      || is_dead_letter_queue(delivery.queue))
+    return false;
+  std::vector<std::pair<AmqpMessage, std::chrono::milliseconds>> again;
+  again.emplace_back(AmqpMessage{message.id, message.payload, message.headers,
+                                 message.delivery_count - 1},
+                     std::chrono::milliseconds{0});
+  if (auto published = publish(delivery.queue, again); !published) {
+    core::log_warn("rabbitmq", "cannot count the redelivery of message "
+                                   + std::to_string(message.id) + " of queue '"
+                                   + delivery.queue
+                                   + "': " + published.error().message());
+    return false;
+  }
+  (void)session_->ack(delivery.queue, delivery.channel, delivery.delivery_tag);
+  return true;
 }
 
 void RabbitMqWorker::hold(const Delivery& delivery,
@@ -473,6 +501,8 @@ RabbitMqWorker::receive(const std::string& queue, int32_t limit,
       }
       continue;
     }
+    if (carry_count(delivery, message))
+      continue;
     hold(delivery, message);
     out.push_back(std::move(message));
   }

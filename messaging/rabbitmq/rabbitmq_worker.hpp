@@ -177,6 +177,7 @@ class RabbitMqWorker : public std::enable_shared_from_this<RabbitMqWorker> {
   void expire_leases();
   void drop_lost_channels();
   bool over_limit(const QueuedMessage& message) const;
+  bool carry_count(const Delivery& delivery, const QueuedMessage& message);
   void hold(const Delivery& delivery, const QueuedMessage& message);
   void release(LeaseKey key);
   core::Result<void> dead_letter(const std::string& queue,

@@ -13,8 +13,9 @@ namespace {
 using namespace tasker::messaging;
 using tasker::testing::PushStyle;
 
-RabbitMqProvider connect_provider() {
+RabbitMqProvider connect_provider(QueueType queue_type) {
   RabbitMqOptions options;
+  options.queue_type = queue_type;
   options.url = tasker::testing::rabbitmq_url();
   options.max_deliveries = 3;
   options.connect_retries = 3;
@@ -24,12 +25,14 @@ RabbitMqProvider connect_provider() {
   return std::move(*provider);
 }
 
+template <QueueType Type>
 struct RabbitMqFixture : tasker::testing::ServerFixture {
   static constexpr bool can_break_connections = true;
   static constexpr PushStyle push_style = PushStyle::leased_message;
   static constexpr std::size_t inline_limit = 7000;
 
-  RabbitMqFixture() : ServerFixture{MessagingProvider{connect_provider()}} {}
+  RabbitMqFixture()
+      : ServerFixture{MessagingProvider{connect_provider(Type)}} {}
 
   // The broker closes every client connection, the provider's included.
   void break_connections() {
@@ -41,4 +44,8 @@ struct RabbitMqFixture : tasker::testing::ServerFixture {
 
 } // namespace
 
-TEST_CASE_TEMPLATE_APPLY(messaging_conformance, std::tuple<RabbitMqFixture>);
+// Quorum queues, and classic ones, whose redeliveries the provider counts
+// itself.
+TEST_CASE_TEMPLATE_APPLY(messaging_conformance,
+                         std::tuple<RabbitMqFixture<QueueType::quorum>,
+                                    RabbitMqFixture<QueueType::classic>>);

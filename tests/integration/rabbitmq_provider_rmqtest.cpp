@@ -431,6 +431,64 @@ TEST_SUITE("rabbitmq_provider") {
     CHECK(provider.ack(q, *id).ok());
   }
 
+  TEST_CASE("on a classic queue every return of a pushed message counts, up "
+            "to the dead-letter queue") {
+    auto options = test_options();
+    options.queue_type = QueueType::classic;
+    auto provider = connect(options);
+    auto q = unique_name("r_classic");
+    REQUIRE(provider.create_queue(q).ok());
+    QueueGuard guard{provider, q};
+    // Declared classic: a quorum declaration of it conflicts.
+    auto quorum = connect().create_queue(q);
+    REQUIRE_FALSE(quorum.ok());
+    CHECK(quorum.error().message().find("x-queue-type") != std::string::npos);
+
+    std::mutex mutex;
+    std::vector<QueuedMessage> got;
+    auto sub = provider.subscribe(q, [&](MessageNotification n) {
+      if (auto m = std::get_if<Message>(&n)) {
+        std::lock_guard<std::mutex> lock{mutex};
+        got.push_back(m->message);
+      }
+    });
+    REQUIRE(sub.ok());
+    auto delivered = [&](std::size_t n) -> std::optional<QueuedMessage> {
+      std::lock_guard<std::mutex> lock{mutex};
+      if (got.size() < n)
+        return std::nullopt;
+      return got[n - 1];
+    };
+    auto id = provider.send(q, {"poison", {}, {}});
+    REQUIRE(id.ok());
+    for (int delivery = 1; delivery <= 3; ++delivery) {
+      REQUIRE(wait_until(
+          [&] {
+            return delivered(delivery).has_value();
+          },
+          5s));
+      auto message = *delivered(delivery);
+      CHECK(message.id == *id);
+      CHECK(message.payload == "poison");
+      CHECK(message.delivery_count == delivery);
+      REQUIRE(provider.nack(q, *id, NackAction::requeue()).ok());
+    }
+    auto dlq = q + "_dlq";
+    std::vector<QueuedMessage> dead;
+    REQUIRE(wait_until(
+        [&] {
+          auto batch = provider.receive(dlq, 1, 30s);
+          if (batch.ok() && !batch->empty())
+            dead = std::move(*batch);
+          return !dead.empty();
+        },
+        5s));
+    CHECK(dead.front().headers.at("x-dead-letter-reason")
+          == "max_deliveries_exceeded");
+    CHECK(dead.front().headers.at("x-original-id") == std::to_string(*id));
+    CHECK_FALSE(delivered(4).has_value());
+  }
+
   TEST_CASE("a topic exchange routes a publisher's routing keys to the bound "
             "queue") {
     auto options = test_options();
