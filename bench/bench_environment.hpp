@@ -139,9 +139,13 @@ inline std::string servers_description(const std::string& provider,
   if (provider == "pgmq")
     return postgresql_description(database_url)
            + "; server and worker processes";
+  // The nodes inherit the environment, and with it the queue kind.
   if (provider == "rabbitmq")
-    return rabbitmq_description(rabbitmq_url) + ", state in "
-           + postgresql_description(database_url)
+    return rabbitmq_description(rabbitmq_url) + " ("
+           + (env_or_empty({"TASKER_RABBITMQ_QUEUE_TYPE"}) == "classic"
+                  ? "classic"
+                  : "quorum")
+           + " queues), state in " + postgresql_description(database_url)
            + "; server and worker processes";
   return "in memory, all in one process";
 }
