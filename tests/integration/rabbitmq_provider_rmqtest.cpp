@@ -7,6 +7,7 @@
 
 #include "core/logger.hpp"
 #include "messaging/rabbitmq/rabbitmq_provider.hpp"
+#include "messaging/subscription.hpp"
 #include "tests/integration/test_servers.hpp"
 
 #include <doctest/doctest.h>
@@ -217,6 +218,39 @@ struct QueueGuard {
   }
 };
 
+// The messages a subscription pushes, in order, collected on its thread.
+class PushedMessages {
+ public:
+  PushedMessages(RabbitMqProvider& provider, const std::string& queue) {
+    auto subscribed = provider.subscribe(queue, [this](MessageNotification n) {
+      if (auto m = std::get_if<Message>(&n)) {
+        std::lock_guard<std::mutex> lock{mutex_};
+        got_.push_back(std::move(m->message));
+      }
+    });
+    REQUIRE_MESSAGE(subscribed.ok(), subscribed.error().to_string());
+    subscription_ = std::move(*subscribed);
+  }
+
+  /// The `n`th message pushed (from 1), if it came.
+  std::optional<QueuedMessage> nth(std::size_t n) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (got_.size() < n)
+      return std::nullopt;
+    return got_[n - 1];
+  }
+
+  void cancel() {
+    subscription_.cancel();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<QueuedMessage> got_;
+  // Last: cancelled (waiting for the handler) before the rest goes.
+  Subscription subscription_;
+};
+
 template <class F>
 bool wait_until(F condition, SteadyClock::duration limit) {
   auto deadline = SteadyClock::now() + limit;
@@ -345,25 +379,16 @@ TEST_SUITE("rabbitmq_provider") {
     REQUIRE(provider.create_queue(q).ok());
     QueueGuard guard{provider, q};
 
-    std::mutex mutex;
-    std::vector<QueuedMessage> got;
-    auto sub = provider.subscribe(q, [&](MessageNotification n) {
-      if (auto m = std::get_if<Message>(&n)) {
-        std::lock_guard<std::mutex> lock{mutex};
-        got.push_back(m->message);
-      }
-    });
-    REQUIRE(sub.ok());
+    PushedMessages pushed{provider, q};
     PlainClient client;
     client.publish(q, "from elsewhere");
     REQUIRE(wait_until(
         [&] {
-          std::lock_guard<std::mutex> lock{mutex};
-          return !got.empty();
+          return pushed.nth(1).has_value();
         },
         5s));
-    sub->cancel();
-    auto m = got.front();
+    pushed.cancel();
+    auto m = *pushed.nth(1);
     CHECK(m.payload == "from elsewhere");
     CHECK(m.leased);
     CHECK(m.delivery_count == 1);
@@ -444,30 +469,16 @@ TEST_SUITE("rabbitmq_provider") {
     REQUIRE_FALSE(quorum.ok());
     CHECK(quorum.error().message().find("x-queue-type") != std::string::npos);
 
-    std::mutex mutex;
-    std::vector<QueuedMessage> got;
-    auto sub = provider.subscribe(q, [&](MessageNotification n) {
-      if (auto m = std::get_if<Message>(&n)) {
-        std::lock_guard<std::mutex> lock{mutex};
-        got.push_back(m->message);
-      }
-    });
-    REQUIRE(sub.ok());
-    auto delivered = [&](std::size_t n) -> std::optional<QueuedMessage> {
-      std::lock_guard<std::mutex> lock{mutex};
-      if (got.size() < n)
-        return std::nullopt;
-      return got[n - 1];
-    };
+    PushedMessages pushed{provider, q};
     auto id = provider.send(q, {"poison", {}, {}});
     REQUIRE(id.ok());
     for (int delivery = 1; delivery <= 3; ++delivery) {
       REQUIRE(wait_until(
           [&] {
-            return delivered(delivery).has_value();
+            return pushed.nth(delivery).has_value();
           },
           5s));
-      auto message = *delivered(delivery);
+      auto message = *pushed.nth(delivery);
       CHECK(message.id == *id);
       CHECK(message.payload == "poison");
       CHECK(message.delivery_count == delivery);
@@ -486,7 +497,7 @@ TEST_SUITE("rabbitmq_provider") {
     CHECK(dead.front().headers.at("x-dead-letter-reason")
           == "max_deliveries_exceeded");
     CHECK(dead.front().headers.at("x-original-id") == std::to_string(*id));
-    CHECK_FALSE(delivered(4).has_value());
+    CHECK_FALSE(pushed.nth(4).has_value());
   }
 
   TEST_CASE("a topic exchange routes a publisher's routing keys to the bound "
