@@ -1,6 +1,18 @@
 #include "messaging/messaging_provider.hpp"
 
+#include "core/logger.hpp"
+
 namespace tasker::messaging {
+
+void MessagingProvider::dead_letter_logged(std::string_view component,
+                                           const std::string& queue, int64_t id,
+                                           const std::string& why) {
+  core::log_warn(component, "message " + std::to_string(id) + " of '" + queue
+                                + "' moved to the dead-letter queue: " + why);
+  if (auto moved = nack(queue, id, NackAction::dead_letter(why)); !moved)
+    core::log_warn(component,
+                   "dead-lettering failed: " + moved.error().to_string());
+}
 
 core::Result<MessagingProvider>
 MessagingProvider::from_config(const config::NodeConfig& config) {

@@ -184,6 +184,12 @@ class MessagingProvider {
     });
   }
 
+  /// Moves a message nothing can process to its dead-letter queue, logging
+  /// under `component` which message and why, and the move's failure if it
+  /// fails (the message then comes back after its lease).
+  void dead_letter_logged(std::string_view component, const std::string& queue,
+                          int64_t id, const std::string& why);
+
   core::Result<void> extend_visibility(const std::string& queue, int64_t id,
                                        std::chrono::seconds timeout) {
     return visit([&](auto& p) {

@@ -518,14 +518,7 @@ TaskShard::apply_with_retries(const std::string& task_id,
 
 void TaskShard::dead_letter(const messaging::QueuedMessage& message,
                             const std::string& why) {
-  core::log_warn(kComponent, "message " + std::to_string(message.id) + " of '"
-                                 + message.queue
-                                 + "' moved to the dead-letter queue: " + why);
-  auto done = provider_.nack(message.queue, message.id,
-                             messaging::NackAction::dead_letter(why));
-  if (!done)
-    core::log_warn(kComponent,
-                   "dead-lettering failed: " + done.error().to_string());
+  provider_.dead_letter_logged(kComponent, message.queue, message.id, why);
 }
 
 void TaskShard::ack(const std::string& queue, int64_t id) {

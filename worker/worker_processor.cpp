@@ -272,14 +272,8 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
 void WorkerProcessor::dead_letter(messaging::MessagingProvider& provider,
                                   Execution& execution,
                                   const std::string& why) {
-  core::log_warn(kComponent, "message " + std::to_string(execution.msg_id)
-                                 + " of '" + execution.queue
-                                 + "' moved to the dead-letter queue: " + why);
-  auto moved = provider.nack(execution.queue, execution.msg_id,
-                             messaging::NackAction::dead_letter(why));
-  if (!moved)
-    core::log_warn(kComponent,
-                   "dead-lettering failed: " + moved.error().to_string());
+  provider.dead_letter_logged(kComponent, execution.queue, execution.msg_id,
+                              why);
   execution.claim = Claim::dead_lettered;
 }
 
