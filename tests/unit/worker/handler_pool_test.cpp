@@ -47,6 +47,28 @@ TEST_CASE("a job submitted from outside runs on a pool thread; one of "
   CHECK(b != std::this_thread::get_id());
 }
 
+TEST_CASE("a job goes to the thread that went idle last") {
+  HandlerPool pool{3};
+  auto wait_all_idle = [&] {
+    while (pool.idle_threads() < pool.threads())
+      std::this_thread::yield();
+  };
+  auto run_one = [&] {
+    std::promise<std::thread::id> ran;
+    pool.submit([&] {
+      ran.set_value(std::this_thread::get_id());
+    });
+    auto id = ran.get_future().get();
+    wait_all_idle();
+    return id;
+  };
+  wait_all_idle();
+  auto first = run_one();
+  // Submission order would rotate through all three threads.
+  for (int i = 0; i < 5; ++i)
+    CHECK(run_one() == first);
+}
+
 TEST_CASE("a job that throws leaves its thread serving the pool") {
   HandlerPool pool{1};
   pool.submit([] {
