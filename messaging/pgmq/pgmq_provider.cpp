@@ -32,6 +32,9 @@ using core::Result;
 
 constexpr std::string_view kComponent = "pgmq";
 constexpr std::string_view kMaxDeliveriesReason = "max_deliveries_exceeded";
+constexpr std::string_view kDeadlockDetected = "40P01";
+/// Tries of a queue creation that PostgreSQL rolled back for a deadlock.
+constexpr int kCreateAttempts = 3;
 // -- SQL values ---------------------------------------------------------------
 
 // A PostgreSQL array literal of quoted elements ("{"a","b\"c",NULL}").
@@ -581,16 +584,29 @@ PgmqProvider::ensure_queues(const std::vector<std::string>& queues) {
   std::vector<std::optional<std::string>> items(names.begin(), names.end());
   auto subject = queues.size() == 1 ? queues.front() : std::string{};
   // One statement, so one transaction; queues in name order, so concurrent
-  // callers take PGMQ's per-queue locks in the same order.
+  // callers take PGMQ's per-queue locks in the same order. Existing queues
+  // are left alone: `pgmq.create` of one takes a share lock on its table
+  // (CREATE INDEX IF NOT EXISTS), which waits for the nodes writing to it
+  // and deadlocked with a running node's decision write.
   return state_->run<void>(
       "create_queue", subject, Retry::safe,
       [&](PooledConnection& c, const Attempt&) -> Result<void> {
-        pqxx::nontransaction tx{*c.connection};
-        tx.exec_params(
-            "SELECT pgmq.create(s.name) FROM (SELECT unnest($1::text[]) "
-            "AS name ORDER BY 1) s",
-            text_array(items));
-        return {};
+        for (int attempt = 1;; ++attempt) {
+          try {
+            pqxx::nontransaction tx{*c.connection};
+            tx.exec_params(
+                "SELECT pgmq.create(s.name) FROM (SELECT unnest($1::text[]) "
+                "AS name ORDER BY 1) s WHERE NOT EXISTS (SELECT 1 FROM "
+                "pgmq.meta m WHERE m.queue_name = s.name)",
+                text_array(items));
+            return {};
+          } catch (const pqxx::sql_error& e) {
+            // Nodes creating the same new queue at once can still deadlock
+            // on the catalog; PostgreSQL rolled this one back whole.
+            if (e.sqlstate() != kDeadlockDetected || attempt == kCreateAttempts)
+              throw;
+          }
+        }
       });
 }
 

@@ -640,6 +640,27 @@ TEST_CASE("the provider and the PGMQ SQL API share queues") {
   CHECK(m->total_sent == 2);
 }
 
+TEST_CASE("ensuring queues that exist leaves their tables unlocked") {
+  // A node starting while others write to its queues: creating an existing
+  // queue again took a share lock on its table, which waited for the
+  // writers (and deadlocked with a running node's decision write).
+  Fixture f;
+  auto q = f.queue("busy");
+  pqxx::connection writer{database_url()};
+  pqxx::work open_write{writer};
+  open_write.exec("INSERT INTO pgmq.q_" + q
+                  + " (vt, message) VALUES (now(), '{}'::jsonb)");
+  auto ensured = std::async(std::launch::async, [&] {
+    return f.provider.ensure_queues({q});
+  });
+  auto finished = ensured.wait_for(10s) == std::future_status::ready;
+  open_write.abort();
+  CHECK(finished);
+  auto result = ensured.get();
+  CHECK_MESSAGE(result.ok(), result.error().to_string());
+  CHECK(f.provider.queue_exists(q).value());
+}
+
 TEST_CASE("a payload that is not JSON is rejected naming the queue") {
   Fixture f;
   auto q = f.queue("nojson");
