@@ -58,6 +58,9 @@ struct DriveProgress {
 /// `GET /v1/tasks/{id}?wait_ms=` (which comes when it finished).
 struct DriveResult {
   std::vector<double> latencies_ms;
+  /// Of each finished task, the part until its `POST /v1/tasks` was
+  /// answered (the task created and its first steps sent).
+  std::vector<double> creations_ms;
   double seconds = 0;
   std::size_t not_complete = 0;
 };
@@ -163,6 +166,7 @@ class TaskDriver {
                return fail("POST /v1/tasks", "status " + std::to_string(status)
                                                  + ": " + body.dump());
              driver_.created(std::exchange(first_, false), true);
+             answered_ = Clock::now();
              wait_for("/v1/tasks/" + body.at("id").get<std::string>()
                       + "?wait_ms=60000");
            });
@@ -178,9 +182,9 @@ class TaskDriver {
              if (state != "complete" && state != "error" && state != "cancelled"
                  && state != "resolved_manually")
                return wait_for(target);
-             driver_.finished(std::chrono::duration<double, std::milli>(
-                                  Clock::now() - started_)
-                                  .count(),
+             using Ms = std::chrono::duration<double, std::milli>;
+             driver_.finished(Ms(Clock::now() - started_).count(),
+                              Ms(answered_ - started_).count(),
                               state == "complete");
              next();
            });
@@ -239,6 +243,7 @@ class TaskDriver {
     boost::beast::http::request<boost::beast::http::string_body> request_;
     boost::beast::http::response<boost::beast::http::string_body> response_;
     Clock::time_point started_;
+    Clock::time_point answered_;
     Clock::time_point sent_;
     bool connected_ = false;
     /// No task created yet: creating the first one takes a slot.
@@ -284,9 +289,10 @@ class TaskDriver {
     }
   }
 
-  void finished(double ms, bool complete) {
+  void finished(double ms, double creation_ms, bool complete) {
     std::lock_guard<std::mutex> guard{mutex_};
     result_.latencies_ms.push_back(ms);
+    result_.creations_ms.push_back(creation_ms);
     if (!complete)
       ++result_.not_complete;
   }
