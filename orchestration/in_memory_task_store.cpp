@@ -128,7 +128,8 @@ InMemoryTaskStore::InMemoryTaskStore(InMemoryTaskStoreOptions options)
     : state_(std::make_shared<State>(options)) {}
 
 core::Result<CreatedTask>
-InMemoryTaskStore::create_task(const NewTask& request) {
+InMemoryTaskStore::create_task(const NewTask& request,
+                               const StartPlanner& start) {
   auto now = Clock::now();
   auto snapshot = new_task_snapshot(request, now);
   if (!snapshot)
@@ -142,6 +143,10 @@ InMemoryTaskStore::create_task(const NewTask& request) {
   state_->by_identity[request.identity_hash] = id;
   state_->order.push_back(id);
   auto& stored = state_->tasks[id] = std::move(*snapshot);
+  if (start)
+    if (auto change = start(stored))
+      if (auto started = state_->apply_locked(*change))
+        return CreatedTask{std::move(*started), true, true};
   return CreatedTask{stored, true};
 }
 

@@ -24,7 +24,8 @@ class InMemoryTaskStore {
  public:
   explicit InMemoryTaskStore(InMemoryTaskStoreOptions options = {});
 
-  core::Result<CreatedTask> create_task(const NewTask& request);
+  core::Result<CreatedTask> create_task(const NewTask& request,
+                                        const StartPlanner& start = {});
   core::Result<TaskSnapshot> load(const std::string& task_id);
   /// How many times `load` ran: deciding a result the shard remembers the
   /// task of reads nothing, which tests check.

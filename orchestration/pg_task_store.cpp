@@ -243,38 +243,6 @@ std::string transition_ctes(std::string_view source,
            "step_id IS NOT NULL RETURNING 1)";
 }
 
-// $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
-// $15 transitions (JSON arrays). Inserts nothing when the identity hash
-// exists; returns how many tasks it inserted (0 or 1).
-const std::string& create_sql() {
-  static const std::string sql
-      = "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
-        "version, context, identity_hash, idempotency_key, priority, "
-        "initiator, source_system, reason, created_at, state_since) VALUES "
-        "($1::uuid, $2, $3, $4, $5::jsonb, $6, $7, $8::integer, $9, $10, $11, "
-        "tasker.us_to_time($12::bigint), tasker.us_to_time($12::bigint)) ON "
-        "CONFLICT (identity_hash) DO NOTHING RETURNING id), "
-        "steps AS (INSERT INTO tasker.workflow_steps (id, task_id, name, "
-        "position, handler, handler_initialization, retryable, max_attempts, "
-        "backoff, backoff_base_ms, max_backoff_ms, jitter_percent, "
-        "timeout_seconds, updated_at) SELECT s.id, task.id, s.name, "
-        "s.position, s.handler, s.handler_initialization, s.retryable, "
-        "s.max_attempts, s.backoff, s.backoff_base_ms, s.max_backoff_ms, "
-        "s.jitter_percent, s.timeout_seconds, tasker.us_to_time($12::bigint) "
-        "FROM task, jsonb_to_recordset($13::jsonb) AS s(id uuid, name text, "
-        "position integer, handler text, handler_initialization jsonb, "
-        "retryable boolean, max_attempts integer, backoff text, "
-        "backoff_base_ms bigint, max_backoff_ms bigint, jitter_percent "
-        "integer, timeout_seconds integer) RETURNING 1), "
-        "edges AS (INSERT INTO tasker.workflow_step_edges (task_id, "
-        "from_step, to_step) SELECT task.id, e.from_step, e.to_step FROM "
-        "task, jsonb_to_recordset($14::jsonb) AS e(from_step uuid, to_step "
-        "uuid) RETURNING 1), "
-        + transition_ctes("task, jsonb_to_recordset($15::jsonb)")
-        + " SELECT count(*) FROM task";
-  return sql;
-}
-
 // `text` as an SQL string literal (standard_conforming_strings, the
 // default since PostgreSQL 9.1).
 std::string sql_literal(std::string_view text) {
@@ -292,7 +260,8 @@ std::string sql_literal(std::string_view text) {
 // its table by this statement itself; the others go through `pgmq.send`,
 // whose dynamic INSERT is parsed and planned at each call. The store
 // prepares one statement per queue it sends to the most.
-std::string send_messages(const std::string& direct) {
+std::string send_messages(const std::string& direct,
+                          std::string_view messages = "$5") {
   const std::string ready = "o.now + o.delay_ms * interval '1 millisecond'";
   auto notification = [](const std::string& queue,
                          const std::string& namespace_name,
@@ -312,12 +281,14 @@ std::string send_messages(const std::string& direct) {
   std::string sql
       = "outbound AS MATERIALIZED (SELECT r.task_id, r.queue, r.namespace, "
         "r.channel, r.payload, r.headers, r.delay_ms, c.now FROM (SELECT "
-        "clock_timestamp() AS now) c, jsonb_to_recordset($5::jsonb) AS "
-        "r(task_id uuid, queue text, namespace text, channel text, payload "
-        "text, headers jsonb, delay_ms bigint) WHERE r.task_id IN (SELECT id "
-        "FROM task_rows)), "
-        "sent AS MATERIALIZED (SELECT o.queue, o.namespace, o.channel, "
-        "o.delay_ms, o.now, "
+        "clock_timestamp() AS now) c, jsonb_to_recordset("
+        + std::string{messages}
+        + "::jsonb) AS r(task_id uuid, queue text, namespace text, channel "
+          "text, payload "
+          "text, headers jsonb, delay_ms bigint) WHERE r.task_id IN (SELECT id "
+          "FROM task_rows)), "
+          "sent AS MATERIALIZED (SELECT o.queue, o.namespace, o.channel, "
+          "o.delay_ms, o.now, "
         + ready + " AS ready_at, pgmq.send(o.queue, o.payload::jsonb, "
         + "o.headers, " + ready + ") AS msg_id FROM outbound o"
         + (direct.empty() ? "" : " WHERE o.queue <> " + sql_literal(direct))
@@ -346,13 +317,16 @@ std::string send_messages(const std::string& direct) {
          + notifications + ") n)";
 }
 
-constexpr std::string_view kOutboxMessages
-    = "messages AS (INSERT INTO tasker.outbox (queue, payload, headers, "
-      "delay_ms, created_at) SELECT r.queue, r.payload, r.headers, "
-      "r.delay_ms, tasker.us_to_time(r.at) FROM jsonb_to_recordset($5::jsonb) "
-      "AS r(task_id uuid, queue text, payload text, headers jsonb, delay_ms "
-      "bigint, at bigint) WHERE r.task_id IN (SELECT id FROM task_rows) "
-      "RETURNING 1)";
+// Messages written to the outbox, from the JSON array `messages`.
+std::string outbox_messages(std::string_view messages = "$5") {
+  return "messages AS (INSERT INTO tasker.outbox (queue, payload, headers, "
+         "delay_ms, created_at) SELECT r.queue, r.payload, r.headers, "
+         "r.delay_ms, tasker.us_to_time(r.at) FROM jsonb_to_recordset("
+         + std::string{messages}
+         + "::jsonb) AS r(task_id uuid, queue text, payload text, headers "
+           "jsonb, delay_ms bigint, at bigint) WHERE r.task_id IN (SELECT id "
+           "FROM task_rows) RETURNING 1)";
+}
 
 // Step results answered by the changes written ($6: task_id, msg_id),
 // deleted through `pgmq.delete`, whose dynamic DELETE is planned at each
@@ -408,15 +382,59 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
            "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
            "text, reason text, snapshot jsonb, notes text, at bigint) "
            "WHERE r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
-         + (send_with_pgmq ? send_messages(direct)
-                           : std::string{kOutboxMessages})
-         + ", "
+         + (send_with_pgmq ? send_messages(direct) : outbox_messages()) + ", "
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
          // Totals in CTEs of their own: as subqueries of the join below,
          // they ran again for every task row (quadratic in the batch).
          + ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
            "AS messages, (SELECT count(*) FROM consumed) AS consumed) "
            "SELECT t.id::text FROM task_rows t, totals n";
+}
+
+// $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
+// $15 transitions, $16 messages (JSON arrays), $17 state, $18 revision, $19
+// state since, $20 completed at (us): the task as its start leaves it (or as
+// created, with no messages). Inserts nothing, and sends nothing, when the
+// identity hash exists; returns how many tasks it inserted (0 or 1). Messages
+// to `direct` are inserted into its queue table directly (`send_messages`).
+std::string create_sql(bool send_with_pgmq, const std::string& direct = {}) {
+  return "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
+         "version, context, identity_hash, idempotency_key, priority, "
+         "initiator, source_system, reason, created_at, state, revision, "
+         "state_since, completed_at) VALUES ($1::uuid, $2, $3, $4, $5::jsonb, "
+         "$6, $7, $8::integer, $9, $10, $11, tasker.us_to_time($12::bigint), "
+         "$17, $18::bigint, tasker.us_to_time($19::bigint), "
+         "tasker.us_to_time($20::bigint)) ON CONFLICT "
+         "(identity_hash) DO NOTHING RETURNING id), "
+         "task_rows AS (SELECT id FROM task), "
+         "steps AS (INSERT INTO tasker.workflow_steps (id, task_id, name, "
+         "position, handler, handler_initialization, retryable, max_attempts, "
+         "backoff, backoff_base_ms, max_backoff_ms, jitter_percent, "
+         "timeout_seconds, state, attempts, results, last_error, "
+         "next_retry_at, enqueued_at, completed_at, updated_at) SELECT s.id, "
+         "task.id, s.name, s.position, s.handler, s.handler_initialization, "
+         "s.retryable, s.max_attempts, s.backoff, s.backoff_base_ms, "
+         "s.max_backoff_ms, s.jitter_percent, s.timeout_seconds, s.state, "
+         "s.attempts, s.results, s.last_error, "
+         "tasker.us_to_time(s.next_retry_at), "
+         "tasker.us_to_time(s.enqueued_at), "
+         "tasker.us_to_time(s.completed_at), tasker.us_to_time(s.updated_at) "
+         "FROM task, jsonb_to_recordset($13::jsonb) AS s(id uuid, name text, "
+         "position integer, handler text, handler_initialization jsonb, "
+         "retryable boolean, max_attempts integer, backoff text, "
+         "backoff_base_ms bigint, max_backoff_ms bigint, jitter_percent "
+         "integer, timeout_seconds integer, state text, attempts integer, "
+         "results jsonb, last_error jsonb, next_retry_at bigint, enqueued_at "
+         "bigint, completed_at bigint, updated_at bigint) RETURNING 1), "
+         "edges AS (INSERT INTO tasker.workflow_step_edges (task_id, "
+         "from_step, to_step) SELECT task.id, e.from_step, e.to_step FROM "
+         "task, jsonb_to_recordset($14::jsonb) AS e(from_step uuid, to_step "
+         "uuid) RETURNING 1), "
+         + transition_ctes("task, jsonb_to_recordset($15::jsonb)") + ", "
+         + (send_with_pgmq ? send_messages(direct, "$16")
+                           : outbox_messages("$16"))
+         + " SELECT (SELECT count(*) FROM task), (SELECT count(*) FROM "
+           "messages)";
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -1115,12 +1133,31 @@ core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
 
 // -- tasks --------------------------------------------------------------------
 
-core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request) {
+core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
+                                                   const StartPlanner& start) {
   auto now = truncated(Clock::now());
   auto laid_out = new_task_snapshot(request, now);
   if (!laid_out)
     return laid_out.error();
-  auto snapshot = std::move(*laid_out);
+  const bool send_with_pgmq = state_->options.send_with_pgmq;
+  // The start, worked out on the task as laid out, is written by the same
+  // statement: the task's rows are inserted as the start leaves them.
+  std::optional<Planned> started;
+  if (start)
+    if (auto change = start(*laid_out))
+      if (auto planned
+          = plan_change(LoadedTask{*laid_out, false}, *change, send_with_pgmq))
+        started = std::move(*planned);
+  auto transitions = json::array();
+  for (const auto& row : creation_history(*laid_out, now))
+    transitions.push_back(transition_row(row));
+  Writes writes;
+  if (started) {
+    writes = std::move(started->writes);
+    for (auto& row : writes.transitions)
+      transitions.push_back(std::move(row));
+  }
+  auto snapshot = started ? std::move(started->after) : std::move(*laid_out);
   const auto& task = snapshot.task;
   auto steps = json::array();
   auto edges = json::array();
@@ -1140,26 +1177,42 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request) {
          {"max_backoff_ms", record.retry.max_backoff_ms},
          {"jitter_percent", record.retry.jitter_percent},
          {"timeout_seconds",
-          record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
+          record.timeout_seconds ? json(*record.timeout_seconds) : json()},
+         {"state", to_string(record.state)},
+         {"attempts", record.attempts},
+         {"results", record.results},
+         {"last_error", record.last_error},
+         {"next_retry_at", us_or_null(record.next_retry_at)},
+         {"enqueued_at", us_or_null(record.enqueued_at)},
+         {"completed_at", us_or_null(record.completed_at)},
+         {"updated_at", to_us(record.updated_at)}});
   }
-  auto transitions = json::array();
-  for (const auto& row : creation_history(snapshot, now))
-    transitions.push_back(transition_row(row));
+  auto direct = send_with_pgmq ? writes.busiest_queue() : std::string{};
+  std::optional<int64_t> completed_at;
+  if (task.completed_at)
+    completed_at = to_us(*task.completed_at);
   return state_->run<CreatedTask>(
       "create_task '" + request.name + "'", {}, false,
       [&](PooledConnection& c) -> Result<CreatedTask> {
         pqxx::nontransaction tx{*c.connection};
+        auto statement
+            = c.statement(direct.empty() ? std::string{"create_task"}
+                                         : "create_task " + direct,
+                          [&] {
+                            return create_sql(send_with_pgmq, direct);
+                          });
         auto inserted
             = tx.exec_prepared1(
-                    c.statement("create_task", create_sql()), task.id,
-                    task.namespace_name, task.name, task.version,
-                    task.context.dump(), task.identity_hash,
+                    statement, task.id, task.namespace_name, task.name,
+                    task.version, task.context.dump(), task.identity_hash,
                     task.idempotency_key, task.priority, task.initiator,
                     task.source_system, task.reason, to_us(now), steps.dump(),
-                    edges.dump(), transitions.dump())[0]
+                    edges.dump(), transitions.dump(), writes.messages.dump(),
+                    std::string{to_string(task.state)}, task.revision,
+                    to_us(task.state_since), completed_at)[0]
                   .as<int64_t>();
         if (inserted == 1)
-          return CreatedTask{std::move(snapshot), true};
+          return CreatedTask{std::move(snapshot), true, started.has_value()};
         auto existing = read_snapshots(
             tx.exec_prepared(c.statement("load_by_identity", identity_sql()),
                              task.identity_hash));

@@ -49,7 +49,8 @@ class PgTaskStore {
 
   /// Stores a task with its steps, edges and initial history in one
   /// statement (one round trip; two when the identity exists already).
-  core::Result<CreatedTask> create_task(const NewTask& request);
+  core::Result<CreatedTask> create_task(const NewTask& request,
+                                        const StartPlanner& start = {});
   /// Returns the task and its steps (one round trip).
   core::Result<TaskSnapshot> load(const std::string& task_id);
   /// Returns the task's state alone (one small round trip).

@@ -173,31 +173,43 @@ TaskShard::initialize(const channels::TaskRequest& request) {
   if (!new_task)
     return new_task.error();
   new_task->id = request.task_id;
-  auto created = store_.create_task(*new_task);
+  // Created and started in one write; the start is planned on the task as
+  // the store lays it out.
+  auto created = store_.create_task(*new_task, [this](const TaskSnapshot& s) {
+    return plan_start(s, plan_context());
+  });
   if (!created) {
     ++stats_.commands_failed;
     return created.error();
   }
   const auto& task_id = created->snapshot.task.id;
   channels::TaskInitialized initialized{task_id, created->created, {}};
-  // A task found pending was created by a request whose start never
-  // committed (its node stopped in between): this request starts it.
-  if (!created->created && created->snapshot.task.state != TaskState::pending)
-    return initialized;
-  auto start = plan_start(created->snapshot, plan_context());
-  if (!start)
-    return start.error();
-  start->basis = std::make_shared<const TaskSnapshot>(created->snapshot);
-  auto started = apply_with_retries(task_id, std::move(*start),
-                                    [this](const TaskSnapshot& s) {
-                                      return plan_start(s, plan_context());
-                                    });
-  if (!started) {
-    ++stats_.commands_failed;
-    return started.error();
+  std::optional<TaskSnapshot> started;
+  if (created->started) {
+    remember(created->snapshot);
+    nudge_relay();
+    started = std::move(created->snapshot);
+  } else {
+    // A task found pending was created by a request whose start never
+    // committed (its node stopped in between): this request starts it.
+    if (!created->created && created->snapshot.task.state != TaskState::pending)
+      return initialized;
+    auto start = plan_start(created->snapshot, plan_context());
+    if (!start)
+      return start.error();
+    start->basis = std::make_shared<const TaskSnapshot>(created->snapshot);
+    auto applied = apply_with_retries(task_id, std::move(*start),
+                                      [this](const TaskSnapshot& s) {
+                                        return plan_start(s, plan_context());
+                                      });
+    if (!applied) {
+      ++stats_.commands_failed;
+      return applied.error();
+    }
+    if (!created->created)
+      return initialized;
+    started = std::move(*applied);
   }
-  if (!created->created)
-    return initialized;
   ++stats_.tasks_initialized;
   // Replacing invalid UTF-8 instead of throwing keeps the shard alive.
   initialized.task_json = nlohmann::json(*started).dump(

@@ -7,17 +7,26 @@
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tasker::orchestration {
 
+/// Works out the change that starts a task (dispatches its first steps)
+/// from the task as it is created.
+using StartPlanner
+    = std::function<core::Result<ChangeSet>(const TaskSnapshot&)>;
+
 /// The outcome of `create_task`.
 struct CreatedTask {
   TaskSnapshot snapshot;
   /// False when a task with the same identity existed: it is returned.
   bool created = false;
+  /// The start was written with the creation: `snapshot` is the task after
+  /// it.
+  bool started = false;
 };
 
 /// A filter and a page for listing tasks, newest first.
@@ -57,6 +66,11 @@ struct StalenessLimits {
 /// - `create_task` writes task, steps, edges and their initial history in
 ///   one transaction; a second request with the same identity hash returns
 ///   the first task with `created == false`.
+/// - `create_task` with a `StartPlanner` writes the task together with its
+///   start, when it creates the task and the start can be worked out (one
+///   commit instead of two); else it only creates it (`started` false). The
+///   planner may run on a request whose task exists; nothing it planned is
+///   written then.
 /// - `apply` is atomic and guarded: if any guard of the change set fails
 ///   (a state or attempt that moved on, an event the state machine does not
 ///   allow) nothing is written, no message is sent, and the error is
@@ -70,13 +84,14 @@ struct StalenessLimits {
 /// - History is append-only: one row per event applied.
 template <class S>
 concept TaskStore
-    = requires(S& s, const NewTask& new_task, const std::string& id,
-               const ChangeSet& change, const std::vector<ChangeSet>& batch,
-               const TaskQuery& query, TimePoint now,
-               std::chrono::seconds grace, const StalenessLimits& limits,
-               int32_t limit, const std::vector<int64_t>& ids,
+    = requires(S& s, const NewTask& new_task, const StartPlanner& start,
+               const std::string& id, const ChangeSet& change,
+               const std::vector<ChangeSet>& batch, const TaskQuery& query,
+               TimePoint now, std::chrono::seconds grace,
+               const StalenessLimits& limits, int32_t limit,
+               const std::vector<int64_t>& ids,
                DeadLetterResolution resolution) {
-  { s.create_task(new_task) } -> std::same_as<core::Result<CreatedTask>>;
+  { s.create_task(new_task, start) } -> std::same_as<core::Result<CreatedTask>>;
   { s.load(id) } -> std::same_as<core::Result<TaskSnapshot>>;
   { s.task_state(id) } -> std::same_as<core::Result<TaskState>>;
   { s.apply(change) } -> std::same_as<core::Result<TaskSnapshot>>;

@@ -42,10 +42,14 @@ class TaskStoreHandle {
     return !std::holds_alternative<InMemoryTaskStore>(impl_);
   }
 
-  core::Result<CreatedTask> create_task(const NewTask& request) {
-    return visit([&](auto& s) {
-      return s.create_task(request);
+  core::Result<CreatedTask> create_task(const NewTask& request,
+                                        const StartPlanner& start = {}) {
+    auto created = visit([&](auto& s) {
+      return s.create_task(request, start);
     });
+    if (created && created->started)
+      completions_->report(created->snapshot);
+    return created;
   }
 
   core::Result<TaskSnapshot> load(const std::string& task_id) {

@@ -141,6 +141,84 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
             == core::ErrorCode::not_found);
   }
 
+  SUBCASE("create with a start writes the task as the start leaves it, with "
+          "its history and messages; a task that exists is returned as it "
+          "is") {
+    auto starts = 0;
+    StartPlanner start
+        = [&](const TaskSnapshot& laid_out) -> core::Result<ChangeSet> {
+      ++starts;
+      CHECK(laid_out.task.state == TaskState::pending);
+      auto change = enqueue_change(laid_out, "a", now);
+      change.task = TaskChange{TaskState::pending,
+                               {TaskEvent::start, TaskEvent::ready_steps_found,
+                                TaskEvent::steps_enqueued},
+                               {}};
+      return change;
+    };
+    auto created = f.store.create_task(diamond_request(ns, {{"n", 11}}), start);
+    REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+    CHECK(created->created);
+    CHECK(created->started);
+    CHECK(starts == 1);
+    const auto& id = created->snapshot.task.id;
+    CHECK(created->snapshot.task.state == TaskState::steps_in_process);
+    auto loaded = f.store.load(id);
+    REQUIRE(loaded.ok());
+    CHECK(loaded->task.state == TaskState::steps_in_process);
+    CHECK(loaded->task.revision == created->snapshot.task.revision);
+    CHECK(loaded->task.revision > 0);
+    auto a = loaded->find_step("a");
+    CHECK(a->state == StepState::enqueued);
+    CHECK(a->attempts == 1);
+    CHECK(a->enqueued_at.has_value());
+    CHECK(loaded->find_step("b")->state == StepState::pending);
+    auto history = f.store.history(id);
+    REQUIRE(history.ok());
+    // 5 from create, then 3 task events and the step's, in that order.
+    REQUIRE(history->size() == 9);
+    for (std::size_t i = 0; i < 5; ++i)
+      CHECK((*history)[i].event == "create");
+    CHECK((*history)[5].event == "start");
+    CHECK(history->back().event == "enqueue");
+    CHECK(history->back().step_id == a->id);
+    auto queued_for_ns = [&] {
+      auto outbox = f.store.take_outbox(1000);
+      REQUIRE(outbox.ok());
+      return std::count_if(outbox->begin(), outbox->end(), [&](auto& e) {
+        return e.outbound.queue == "worker_" + ns + "_queue";
+      });
+    };
+    if (f.store.sends_with_outbox())
+      CHECK(queued_for_ns() == 1);
+
+    auto again = f.store.create_task(diamond_request(ns, {{"n", 11}}), start);
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->created);
+    CHECK_FALSE(again->started);
+    CHECK(again->snapshot.task.revision == loaded->task.revision);
+    CHECK(f.store.history(id)->size() == 9);
+    if (f.store.sends_with_outbox())
+      CHECK(queued_for_ns() == 1);
+
+    SUBCASE("a start that cannot be worked out leaves the task created, "
+            "pending") {
+      StartPlanner refused
+          = [](const TaskSnapshot&) -> core::Result<ChangeSet> {
+        return core::Error{core::ErrorCode::invalid_argument, "no start"};
+      };
+      auto plain
+          = f.store.create_task(diamond_request(ns, {{"n", 12}}), refused);
+      REQUIRE(plain.ok());
+      CHECK(plain->created);
+      CHECK_FALSE(plain->started);
+      CHECK(plain->snapshot.task.state == TaskState::pending);
+      CHECK(f.store.task_state(plain->snapshot.task.id).value()
+            == TaskState::pending);
+      CHECK(f.store.history(plain->snapshot.task.id)->size() == 5);
+    }
+  }
+
   SUBCASE("a request with a dependency on a later or unknown step is "
           "refused") {
     auto request = diamond_request(ns, {{"n", 3}});

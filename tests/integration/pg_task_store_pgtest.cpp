@@ -277,6 +277,43 @@ TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
   }
 }
 
+TEST_CASE("with send_with_pgmq, a task created with its start sends the "
+          "start's messages in the creating statement and wakes listeners") {
+  PgmqQueue queue;
+  Recorder recorder;
+  auto subscription = queue.provider.subscribe(queue.name, recorder.handler());
+  REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+  auto store = connect_store(store_database().url(), true);
+  StartPlanner start = [](const TaskSnapshot& laid_out) {
+    return tasker::core::Result<ChangeSet>{
+        enqueue_change(laid_out, "a", Clock::now())};
+  };
+  auto created
+      = store.create_task(diamond_request(queue.ns, {{"n", 1}}), start);
+  REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+  CHECK(created->started);
+  auto notified = recorder.wait_for(1);
+  REQUIRE(notified.size() == 1);
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == 1);
+  CHECK(nlohmann::json::parse(received->front().payload)
+        == nlohmann::json{{"step", "a"}});
+  REQUIRE(queue.provider.ack(queue.name, received->front().id).ok());
+  auto loaded = store.load(created->snapshot.task.id);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->find_step("a")->state == StepState::enqueued);
+
+  // The same request again finds the task and sends nothing.
+  auto again = store.create_task(diamond_request(queue.ns, {{"n", 1}}), start);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->created);
+  CHECK_FALSE(again->started);
+  auto metrics = queue.provider.metrics(queue.name);
+  REQUIRE(metrics.ok());
+  CHECK(metrics->depth == 0);
+}
+
 TEST_CASE("a batch sending to two queues delivers every message, each "
           "announced with its id once the batch commits") {
   // The queue most of a batch's messages go to is written by the store's
