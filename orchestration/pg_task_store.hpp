@@ -47,8 +47,9 @@ class PgTaskStore {
   /// when PostgreSQL cannot be reached.
   static core::Result<PgTaskStore> connect(PgTaskStoreOptions options);
 
-  /// Stores a task with its steps, edges and initial history in one
-  /// statement (one round trip; two when the identity exists already).
+  /// Stores a task with its steps, edges and initial history, and with
+  /// `start`'s change and messages when given, in one statement (one round
+  /// trip; two when the identity exists already).
   core::Result<CreatedTask> create_task(const NewTask& request,
                                         const StartPlanner& start = {});
   /// Returns the task and its steps (one round trip).
