@@ -680,6 +680,18 @@ std::map<std::string, LoadedTask> read_snapshots(const pqxx::result& rows) {
 /// What one or more change sets write: the latest row of each changed task
 /// and step (a later change set overrides an earlier one), and every
 /// transition, dead-letter entry and message in order.
+// What a change may write of a step: its state and progress.
+json step_state_row(const StepRecord& step) {
+  return {{"state", to_string(step.state)},
+          {"attempts", step.attempts},
+          {"results", step.results},
+          {"last_error", step.last_error},
+          {"next_retry_at", us_or_null(step.next_retry_at)},
+          {"enqueued_at", us_or_null(step.enqueued_at)},
+          {"completed_at", us_or_null(step.completed_at)},
+          {"updated_at", to_us(step.updated_at)}};
+}
+
 struct Writes {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, StepRecord> steps;
@@ -752,17 +764,12 @@ struct Writes {
 
   json step_rows() const {
     auto rows = json::array();
-    for (const auto& [id, step] : steps)
-      rows.push_back({{"id", id},
-                      {"task_id", step.task_id},
-                      {"state", to_string(step.state)},
-                      {"attempts", step.attempts},
-                      {"results", step.results},
-                      {"last_error", step.last_error},
-                      {"next_retry_at", us_or_null(step.next_retry_at)},
-                      {"enqueued_at", us_or_null(step.enqueued_at)},
-                      {"completed_at", us_or_null(step.completed_at)},
-                      {"updated_at", to_us(step.updated_at)}});
+    for (const auto& [id, step] : steps) {
+      auto row = step_state_row(step);
+      row["id"] = id;
+      row["task_id"] = step.task_id;
+      rows.push_back(std::move(row));
+    }
     return rows;
   }
 };
@@ -1164,7 +1171,8 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
   for (const auto& record : snapshot.steps) {
     for (const auto& parent : record.parents)
       edges.push_back({{"from_step", parent}, {"to_step", record.id}});
-    steps.push_back(
+    auto row = step_state_row(record);
+    row.update(
         {{"id", record.id},
          {"name", record.name},
          {"position", static_cast<int64_t>(steps.size())},
@@ -1177,15 +1185,8 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
          {"max_backoff_ms", record.retry.max_backoff_ms},
          {"jitter_percent", record.retry.jitter_percent},
          {"timeout_seconds",
-          record.timeout_seconds ? json(*record.timeout_seconds) : json()},
-         {"state", to_string(record.state)},
-         {"attempts", record.attempts},
-         {"results", record.results},
-         {"last_error", record.last_error},
-         {"next_retry_at", us_or_null(record.next_retry_at)},
-         {"enqueued_at", us_or_null(record.enqueued_at)},
-         {"completed_at", us_or_null(record.completed_at)},
-         {"updated_at", to_us(record.updated_at)}});
+          record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
+    steps.push_back(std::move(row));
   }
   auto direct = send_with_pgmq ? writes.busiest_queue() : std::string{};
   std::optional<int64_t> completed_at;

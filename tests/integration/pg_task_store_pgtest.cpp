@@ -117,6 +117,13 @@ struct PgmqQueue {
     (void)provider.delete_queue(name);
   }
 
+  // Records the queue's notifications in `recorder` while the result lives.
+  tasker::messaging::Subscription listen(Recorder& recorder) {
+    auto subscription = provider.subscribe(name, recorder.handler());
+    REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+    return std::move(*subscription);
+  }
+
   static PgmqProvider connect() {
     PgmqOptions options;
     options.url = store_database().url();
@@ -230,8 +237,7 @@ TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
           "transaction and wake listeners") {
   PgmqQueue queue;
   Recorder recorder;
-  auto subscription = queue.provider.subscribe(queue.name, recorder.handler());
-  REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+  auto subscription = queue.listen(recorder);
   auto store = connect_store(store_database().url(), true);
   CHECK_FALSE(store.sends_with_outbox());
   CHECK(connect_store(store_database().url()).sends_with_outbox());
@@ -281,8 +287,7 @@ TEST_CASE("with send_with_pgmq, a task created with its start sends the "
           "start's messages in the creating statement and wakes listeners") {
   PgmqQueue queue;
   Recorder recorder;
-  auto subscription = queue.provider.subscribe(queue.name, recorder.handler());
-  REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
+  auto subscription = queue.listen(recorder);
   auto store = connect_store(store_database().url(), true);
   StartPlanner start = [](const TaskSnapshot& laid_out) {
     return tasker::core::Result<ChangeSet>{
@@ -322,12 +327,8 @@ TEST_CASE("a batch sending to two queues delivers every message, each "
   PgmqQueue other;
   Recorder recorder;
   std::vector<tasker::messaging::Subscription> subscriptions;
-  for (auto* queue : {&busy, &other}) {
-    auto subscription
-        = queue->provider.subscribe(queue->name, recorder.handler());
-    REQUIRE_MESSAGE(subscription.ok(), subscription.error().to_string());
-    subscriptions.push_back(std::move(*subscription));
-  }
+  for (auto* queue : {&busy, &other})
+    subscriptions.push_back(queue->listen(recorder));
   auto store = connect_store(store_database().url(), true);
   std::vector<ChangeSet> batch;
   for (int i = 0; i < 5; ++i) {
