@@ -284,11 +284,9 @@ std::string send_messages(const std::string& direct,
         "clock_timestamp() AS now) c, jsonb_to_recordset("
         + std::string{messages}
         + "::jsonb) AS r(task_id uuid, queue text, namespace text, channel "
-          "text, payload "
-          "text, headers jsonb, delay_ms bigint) WHERE r.task_id IN (SELECT id "
-          "FROM task_rows)), "
-          "sent AS MATERIALIZED (SELECT o.queue, o.namespace, o.channel, "
-          "o.delay_ms, o.now, "
+          "text, payload text, headers jsonb, delay_ms bigint) WHERE "
+          "r.task_id IN (SELECT id FROM task_rows)), sent AS MATERIALIZED "
+          "(SELECT o.queue, o.namespace, o.channel, o.delay_ms, o.now, "
         + ready + " AS ready_at, pgmq.send(o.queue, o.payload::jsonb, "
         + "o.headers, " + ready + ") AS msg_id FROM outbound o"
         + (direct.empty() ? "" : " WHERE o.queue <> " + sql_literal(direct))
@@ -677,9 +675,6 @@ std::map<std::string, LoadedTask> read_snapshots(const pqxx::result& rows) {
 
 // -- what a change writes -----------------------------------------------------
 
-/// What one or more change sets write: the latest row of each changed task
-/// and step (a later change set overrides an earlier one), and every
-/// transition, dead-letter entry and message in order.
 // What a change may write of a step: its state and progress.
 json step_state_row(const StepRecord& step) {
   return {{"state", to_string(step.state)},
@@ -692,6 +687,9 @@ json step_state_row(const StepRecord& step) {
           {"updated_at", to_us(step.updated_at)}};
 }
 
+/// What one or more change sets write: the latest row of each changed task
+/// and step (a later change set overrides an earlier one), and every
+/// transition, dead-letter entry and message in order.
 struct Writes {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, StepRecord> steps;
@@ -1193,7 +1191,7 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
   if (task.completed_at)
     completed_at = to_us(*task.completed_at);
   return state_->run<CreatedTask>(
-      "create_task '" + request.name + "'", {}, false,
+      "create_task '" + request.name + "'", writes.queue(), false,
       [&](PooledConnection& c) -> Result<CreatedTask> {
         pqxx::nontransaction tx{*c.connection};
         auto statement

@@ -317,6 +317,25 @@ TEST_CASE("with send_with_pgmq, a task created with its start sends the "
   auto metrics = queue.provider.metrics(queue.name);
   REQUIRE(metrics.ok());
   CHECK(metrics->depth == 0);
+
+  SUBCASE("a start sending to a missing queue creates nothing and names the "
+          "queue") {
+    auto missing = "worker_" + unique_name("gone") + "_queue";
+    StartPlanner to_missing = [&](const TaskSnapshot& laid_out) {
+      auto change = enqueue_change(laid_out, "a", Clock::now());
+      change.messages[0].queue = missing;
+      return tasker::core::Result<ChangeSet>{change};
+    };
+    auto request = diamond_request(queue.ns, {{"n", 2}});
+    auto refused = store.create_task(request, to_missing);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == ErrorCode::queue_not_found);
+    CHECK(refused.error().message().find(missing) != std::string::npos);
+    // Nothing was stored: the same request creates the task afterwards.
+    auto retried = store.create_task(request, start);
+    REQUIRE(retried.ok());
+    CHECK(retried->created);
+  }
 }
 
 TEST_CASE("a batch sending to two queues delivers every message, each "
