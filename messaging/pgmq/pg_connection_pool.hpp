@@ -35,7 +35,8 @@ using CurrentError
 /// generically (`plan_cache_mode = force_generic_plan`), so a statement is
 /// planned once per connection, not at every execution. `by_key` also
 /// turns sequential scans off, for owners whose every statement reaches
-/// rows by an index (the PGMQ provider: by message id, or in id order): a
+/// rows by an index (the PGMQ provider: by message id, or in id order; the
+/// task store, whose writes also delete from a queue table): a
 /// generic plan made while a queue table was small or just vacuumed
 /// scanned all of it, dead rows included, at every execution once it had
 /// grown again.
