@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -63,8 +64,9 @@ struct InMemoryTaskStore::State {
     for (const auto& message : change.messages)
       outbox.push_back({next_outbox_id++, message, change.at});
     auto& rows = history[change.task_id];
-    rows.insert(rows.end(), applied->transitions.begin(),
-                applied->transitions.end());
+    rows.insert(rows.end(),
+                std::make_move_iterator(applied->transitions.begin()),
+                std::make_move_iterator(applied->transitions.end()));
     bool finishes = !is_terminal(i->second.task.state)
                     && is_terminal(applied->after.task.state);
     i->second = std::move(applied->after);
