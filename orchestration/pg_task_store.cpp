@@ -687,11 +687,20 @@ json step_state_row(const StepRecord& step) {
           {"updated_at", to_us(step.updated_at)}};
 }
 
+/// What a change writes of a task's row (never its context, which a copy
+/// of the whole record would copy at every change).
+struct TaskRow {
+  TaskState state = TaskState::pending;
+  int64_t revision = 0;
+  TimePoint state_since;
+  std::optional<TimePoint> completed_at;
+};
+
 /// What one or more change sets write: the latest row of each changed task
 /// and step (a later change set overrides an earlier one), and every
 /// transition, dead-letter entry and message in order.
 struct Writes {
-  std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, TaskRow> tasks;
   std::map<std::string, StepRecord> steps;
   json transitions = json::array();
   json dead_letters = json::array();
@@ -832,7 +841,8 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
   // Every change moves the revision, so the task row is always written.
   const auto& before = loaded.snapshot.task;
   const auto& task = out.after.task;
-  writes.tasks[task.id] = task;
+  writes.tasks[task.id]
+      = TaskRow{task.state, task.revision, task.state_since, task.completed_at};
   for (const auto& step : change.steps)
     writes.steps[step.step_id] = *out.after.step_by_id(step.step_id);
   for (const auto& transition : applied->transitions)
