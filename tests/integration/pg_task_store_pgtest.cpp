@@ -592,3 +592,33 @@ TEST_CASE("connection errors name the host; dropped connections are "
       = store.apply(enqueue_change(created.snapshot, "a", Clock::now()));
   REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
 }
+
+TEST_CASE("the store's statements are never compiled by JIT: a listing by "
+          "state scans without compiling") {
+  // The store's sessions plan without sequential scans; a plan that still
+  // needs one costs more than JIT's threshold, and JIT would compile it at
+  // every execution (~0.2 s here).
+  ScratchDatabase database{"jit"};
+  auto store = connect_store(database.url());
+  auto created = create(store, unique_name("jit"), 1);
+  pqxx::connection admin{database.url()};
+  pqxx::nontransaction tx{admin};
+  REQUIRE_MESSAGE(tx.exec1("SELECT pg_jit_available()")[0].as<bool>(),
+                  "the test server has no JIT to keep off");
+  tx.exec0("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  tx.exec("SELECT pg_stat_statements_reset()");
+
+  TaskQuery query;
+  query.state = created.snapshot.task.state;
+  auto page = store.list_tasks(query);
+  REQUIRE_MESSAGE(page.ok(), page.error().to_string());
+  CHECK(page->total == 1);
+
+  auto listed = tx.exec1(
+      "SELECT coalesce(sum(calls), 0), coalesce(sum(jit_functions), 0) FROM "
+      "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE "
+      "datname = current_database()) AND query LIKE '%FROM tasker.tasks "
+      "WHERE state = $1%'");
+  CHECK(listed[0].as<int64_t>() >= 1);
+  CHECK(listed[1].as<int64_t>() == 0);
+}
