@@ -379,9 +379,10 @@ void TaskShard::flush() {
     changes.push_back(std::move(*change));
   }
   auto applied = store_.apply_batch(changes);
+  // Only whether each change applied is read below: the snapshots move.
   for (std::size_t c = 0; c < changes.size(); ++c) {
     if (applied[c])
-      remember(*applied[c]);
+      remember(std::move(*applied[c]));
     else
       forget(changes[c].task_id);
   }
@@ -545,16 +546,17 @@ void TaskShard::nudge_relay() {
     send(relay_, channels::RelayOutbox{});
 }
 
-void TaskShard::remember(const TaskSnapshot& task) {
+void TaskShard::remember(TaskSnapshot task) {
   if (is_terminal(task.task.state) || options_.remembered_tasks == 0) {
     forget(task.task.id);
     return;
   }
+  auto id = task.task.id;
   auto [entry, added] = remembered_.insert_or_assign(
-      task.task.id, std::make_shared<const TaskSnapshot>(task));
+      id, std::make_shared<const TaskSnapshot>(std::move(task)));
   if (!added)
     return;
-  remembered_order_.push_back(task.task.id);
+  remembered_order_.push_back(std::move(id));
   while (remembered_.size() > options_.remembered_tasks) {
     remembered_.erase(remembered_order_.front());
     remembered_order_.pop_front();

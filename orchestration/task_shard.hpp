@@ -133,7 +133,7 @@ class TaskShard : public channels::orchestration_shard_actor::base {
 
   /// Keeps `task` as the latest snapshot of an unfinished task; forgets a
   /// finished one.
-  void remember(const TaskSnapshot& task);
+  void remember(TaskSnapshot task);
   void forget(const std::string& task_id);
   /// Notes that a write of this shard deleted step result `msg_id`.
   void note_consumed(int64_t msg_id);
