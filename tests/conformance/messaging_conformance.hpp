@@ -405,6 +405,10 @@ TEST_CASE_TEMPLATE_DEFINE("conformance", F, messaging_conformance) {
     REQUIRE_FALSE(send.ok());
     CHECK(send.error().code() == ErrorCode::queue_not_found);
     CHECK(send.error().message().find(extra) != std::string::npos);
+    auto batch = p.send_batch(extra, {json_message(1), json_message(2)});
+    REQUIRE_FALSE(batch.ok());
+    CHECK(batch.error().code() == ErrorCode::queue_not_found);
+    CHECK(batch.error().message().find(extra) != std::string::npos);
   }
 
   SUBCASE("metrics count all, visible and sent messages and the oldest age") {
