@@ -10,7 +10,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <deque>
+#include <iterator>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <tuple>
@@ -33,6 +38,15 @@ using messaging::PooledConnection;
 using nlohmann::json;
 
 constexpr std::string_view kComponent = "task_store";
+
+using SteadyClock = std::chrono::steady_clock;
+
+/// Committed outbox entries kept for the relay; more wait in the table.
+constexpr std::size_t kCommittedOutboxKept = 10000;
+/// How often at most the relay reads the table while this store's own
+/// committed entries keep it busy (for entries of other nodes or of a
+/// failed round).
+constexpr std::chrono::seconds kOutboxReadInterval{1};
 
 // -- values -------------------------------------------------------------------
 
@@ -323,7 +337,16 @@ std::string outbox_messages(std::string_view messages = "$5") {
          + std::string{messages}
          + "::jsonb) AS r(task_id uuid, queue text, payload text, headers "
            "jsonb, delay_ms bigint, at bigint) WHERE r.task_id IN (SELECT id "
-           "FROM task_rows) RETURNING 1)";
+           "FROM task_rows) RETURNING id, queue)";
+}
+
+// The outbox rows a statement inserted, as text: a JSON array of [id,
+// queue] in id order (NULL when messages go through PGMQ).
+std::string inserted_outbox_sql(bool send_with_pgmq) {
+  return send_with_pgmq
+             ? "NULL::text"
+             : "(SELECT coalesce(jsonb_agg(jsonb_build_array(m.id, m.queue) "
+               "ORDER BY m.id), '[]'::jsonb) FROM messages m)::text";
 }
 
 // Step results answered by the changes written ($6: task_id, msg_id),
@@ -347,10 +370,11 @@ constexpr std::string_view kConsumeNothing
 // change sets write. A task
 // row with `expected` is written only if the stored revision is that one;
 // nothing else of a task whose row was not written is. Returns the ids of
-// the tasks written; messages to `direct` are inserted into its queue table
-// directly (`send_messages`). The task rows are found through `id = ANY(...)`:
-// a generic plan joining the recordset (estimated at 100 rows) scanned the
-// whole table, 2.3 ms at 8,000 tasks and growing with it.
+// the tasks written, each with the outbox rows inserted
+// (`inserted_outbox_sql`); messages to `direct` are inserted into its queue
+// table directly (`send_messages`). The task rows are found through `id =
+// ANY(...)`: a generic plan joining the recordset (estimated at 100 rows)
+// scanned the whole table, 2.3 ms at 8,000 tasks and growing with it.
 std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
          "revision = r.revision, "
@@ -385,16 +409,20 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
          // Totals in CTEs of their own: as subqueries of the join below,
          // they ran again for every task row (quadratic in the batch).
          + ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
-           "AS messages, (SELECT count(*) FROM consumed) AS consumed) "
-           "SELECT t.id::text FROM task_rows t, totals n";
+           "AS messages, (SELECT count(*) FROM consumed) AS consumed, "
+         + inserted_outbox_sql(send_with_pgmq)
+         + " AS outbox) SELECT t.id::text, n.outbox FROM task_rows t, totals "
+           "n";
 }
 
 // $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
 // $15 transitions, $16 messages (JSON arrays), $17 state, $18 revision, $19
 // state since, $20 completed at (us): the task as its start leaves it (or as
 // created, with no messages). Inserts nothing, and sends nothing, when the
-// identity hash exists; returns how many tasks it inserted (0 or 1). Messages
-// to `direct` are inserted into its queue table directly (`send_messages`).
+// identity hash exists; returns how many tasks it inserted (0 or 1), how many
+// messages it wrote and the outbox rows inserted (`inserted_outbox_sql`).
+// Messages to `direct` are inserted into its queue table directly
+// (`send_messages`).
 std::string create_sql(bool send_with_pgmq, const std::string& direct = {}) {
   return "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
          "version, context, identity_hash, idempotency_key, priority, "
@@ -432,7 +460,8 @@ std::string create_sql(bool send_with_pgmq, const std::string& direct = {}) {
          + (send_with_pgmq ? send_messages(direct, "$16")
                            : outbox_messages("$16"))
          + " SELECT (SELECT count(*) FROM task), (SELECT count(*) FROM "
-           "messages)";
+           "messages), "
+         + inserted_outbox_sql(send_with_pgmq);
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -707,6 +736,9 @@ struct Writes {
   json messages = json::array();
   /// Step results answered, deleted with their task's change.
   json consumed = json::array();
+  /// The messages written to the outbox, by task, in `messages` order
+  /// (their ids are the statement's to draw).
+  std::vector<std::pair<std::string, OutboxEntry>> outbox;
   /// The queues the messages go to, for error messages.
   std::set<std::string> queues;
   /// Tasks written without being locked and read first: the revision their
@@ -731,6 +763,8 @@ struct Writes {
     append(dead_letters, other.dead_letters);
     append(messages, other.messages);
     append(consumed, other.consumed);
+    std::move(other.outbox.begin(), other.outbox.end(),
+              std::back_inserter(outbox));
     queues.merge(other.queues);
   }
 
@@ -800,6 +834,43 @@ json headers_or_null(const messaging::Headers& headers) {
   return headers.empty() ? json() : json(headers);
 }
 
+// The outbox entries of `writes` a statement inserted, with their ids:
+// `inserted` is the statement's [id, queue] pairs in id order, and the
+// entries of the tasks written (all when `written` is null) take their
+// queue's ids in order. Empty when the two do not match up; the relay then
+// reads the rows from the table. Never throws: the rows are committed.
+std::vector<OutboxEntry>
+inserted_outbox(const Writes& writes, const std::set<std::string>* written,
+                const std::optional<std::string>& inserted) {
+  if (!inserted || writes.outbox.empty())
+    return {};
+  auto pairs = json::parse(*inserted, nullptr, false);
+  if (!pairs.is_array())
+    return {};
+  std::map<std::string, std::deque<int64_t>> ids;
+  for (const auto& pair : pairs) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer()
+        || !pair[1].is_string())
+      return {};
+    ids[pair[1].get<std::string>()].push_back(pair[0].get<int64_t>());
+  }
+  std::vector<OutboxEntry> out;
+  for (const auto& [task_id, entry] : writes.outbox) {
+    if (written != nullptr && !written->contains(task_id))
+      continue;
+    auto queue = ids.find(entry.outbound.queue);
+    if (queue == ids.end() || queue->second.empty())
+      return {};
+    out.push_back(entry);
+    out.back().id = queue->second.front();
+    queue->second.pop_front();
+  }
+  for (const auto& [queue, left] : ids)
+    if (!left.empty())
+      return {};
+  return out;
+}
+
 /// A change set worked out: the task after it and what it writes.
 struct Planned {
   TaskSnapshot after;
@@ -831,6 +902,10 @@ Result<Planned> plan_change(const LoadedTask& loaded, const ChangeSet& change,
       row["channel"] = messaging::notify_channel(outbound.queue);
     } else {
       row["at"] = to_us(change.at);
+      OutboxEntry entry{0, outbound, from_us(to_us(change.at))};
+      entry.outbound.message.delay
+          = std::max(std::chrono::milliseconds{0}, m.delay);
+      writes.outbox.emplace_back(change.task_id, std::move(entry));
     }
     writes.messages.push_back(std::move(row));
     writes.queues.insert(outbound.queue);
@@ -896,6 +971,21 @@ struct PgTaskStore::State {
   std::string endpoint;
   ConnectionPool pool;
   std::string write_statement;
+  /// Outbox entries this store committed, for the relay to take without
+  /// reading the table (`take_outbox`); bounded, as the table has them too.
+  std::mutex outbox_mutex;
+  std::deque<OutboxEntry> committed_outbox;
+  /// When the relay last read the table.
+  std::optional<SteadyClock::time_point> outbox_read_at;
+
+  void note_committed(std::vector<OutboxEntry> entries) {
+    std::lock_guard<std::mutex> guard{outbox_mutex};
+    for (auto& entry : entries) {
+      if (committed_outbox.size() >= kCommittedOutboxKept)
+        break;
+      committed_outbox.push_back(std::move(entry));
+    }
+  }
 
   Error located(const Error& error) const {
     if (error.code() != ErrorCode::backend_unavailable)
@@ -934,7 +1024,8 @@ struct PgTaskStore::State {
   /// Writes `writes`; returns the ids of the tasks written (a guarded
   /// task whose revision moved on is not).
   std::set<std::string> write(PooledConnection& c, pqxx::transaction_base& tx,
-                              const Writes& writes) {
+                              const Writes& writes,
+                              std::vector<OutboxEntry>& inserted) {
     auto direct
         = options.send_with_pgmq ? writes.busiest_queue() : std::string{};
     auto statement = direct.empty() ? c.statement("write", write_statement)
@@ -946,21 +1037,27 @@ struct PgTaskStore::State {
         writes.transitions.dump(), writes.dead_letters.dump(),
         writes.messages.dump(), writes.consumed.dump());
     std::set<std::string> written;
-    for (const auto& row : rows)
+    std::optional<std::string> outbox;
+    for (const auto& row : rows) {
       written.insert(row[0].as<std::string>());
+      if (!row[1].is_null())
+        outbox = row[1].as<std::string>();
+    }
+    auto entries = inserted_outbox(writes, &written, outbox);
+    std::move(entries.begin(), entries.end(), std::back_inserter(inserted));
     return written;
   }
 
   // Writes one change set under a savepoint: an SQL error undoes it alone.
   // Plain SAVEPOINT statements: libpqxx 6.4's subtransaction sends its
   // SAVEPOINT lazily, and never when only prepared statements run in it.
-  Result<std::set<std::string>> write_alone(PooledConnection& c, pqxx::work& tx,
-                                            const Writes& writes,
-                                            const std::string& task_id) {
+  Result<std::set<std::string>>
+  write_alone(PooledConnection& c, pqxx::work& tx, const Writes& writes,
+              const std::string& task_id, std::vector<OutboxEntry>& inserted) {
     tx.exec0("SAVEPOINT change_set");
     std::set<std::string> written;
     try {
-      written = write(c, tx, writes);
+      written = write(c, tx, writes, inserted);
     } catch (const pqxx::sql_error& e) {
       if (is_connection_state(e.sqlstate()))
         throw;
@@ -982,6 +1079,7 @@ struct PgTaskStore::State {
   std::vector<Result<TaskSnapshot>>
   apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
              bool alone) {
+    std::vector<OutboxEntry> inserted;
     std::map<std::string, LoadedTask> loaded;
     // A task whose first change brings the snapshot it was decided on is
     // written guarded by its revision, without being locked and read
@@ -1019,15 +1117,19 @@ struct PgTaskStore::State {
     if (ids.empty() && !alone) {
       // Nothing to lock: one statement, committed on its own.
       pqxx::nontransaction tx{*c.connection, "apply"};
-      return decide_and_write(c, tx, nullptr, changes, loaded, guards);
+      auto results
+          = decide_and_write(c, tx, nullptr, changes, loaded, guards, inserted);
+      note_committed(std::move(inserted));
+      return results;
     }
     pqxx::work tx{*c.connection, "apply"};
     if (!ids.empty())
       loaded.merge(read_snapshots(tx.exec_prepared(
           c.statement("lock_tasks", lock_sql()), plain_array(ids))));
     auto results = decide_and_write(c, tx, alone ? &tx : nullptr, changes,
-                                    loaded, guards);
+                                    loaded, guards, inserted);
     tx.commit();
+    note_committed(std::move(inserted));
     return results;
   }
 
@@ -1038,7 +1140,8 @@ struct PgTaskStore::State {
   decide_and_write(PooledConnection& c, pqxx::transaction_base& tx,
                    pqxx::work* savepoints, std::span<const ChangeSet> changes,
                    std::map<std::string, LoadedTask>& loaded,
-                   std::map<std::string, int64_t>& guards) {
+                   std::map<std::string, int64_t>& guards,
+                   std::vector<OutboxEntry>& inserted) {
     const bool alone = savepoints != nullptr;
     std::vector<Result<TaskSnapshot>> results;
     std::vector<const std::string*> task_of;
@@ -1072,8 +1175,8 @@ struct PgTaskStore::State {
         auto guard = guards.find(change.task_id);
         if (guard != guards.end())
           planned->writes.guards.insert(*guard);
-        auto written
-            = write_alone(c, *savepoints, planned->writes, change.task_id);
+        auto written = write_alone(c, *savepoints, planned->writes,
+                                   change.task_id, inserted);
         if (!written) {
           results.emplace_back(written.error());
           continue;
@@ -1093,7 +1196,7 @@ struct PgTaskStore::State {
     }
     if (!together.empty()) {
       together.guards = guards;
-      auto written = write(c, tx, together);
+      auto written = write(c, tx, together, inserted);
       for (std::size_t i = 0; i < results.size(); ++i)
         if (results[i] && guards.contains(*task_of[i])
             && !written.contains(*task_of[i]))
@@ -1211,18 +1314,20 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
                           [&] {
                             return create_sql(send_with_pgmq, direct);
                           });
-        auto inserted
-            = tx.exec_prepared1(
-                    statement, task.id, task.namespace_name, task.name,
-                    task.version, task.context.dump(), task.identity_hash,
-                    task.idempotency_key, task.priority, task.initiator,
-                    task.source_system, task.reason, to_us(now), steps.dump(),
-                    edges.dump(), transitions.dump(), writes.messages.dump(),
-                    std::string{to_string(task.state)}, task.revision,
-                    to_us(task.state_since), completed_at)[0]
-                  .as<int64_t>();
-        if (inserted == 1)
+        auto row = tx.exec_prepared1(
+            statement, task.id, task.namespace_name, task.name, task.version,
+            task.context.dump(), task.identity_hash, task.idempotency_key,
+            task.priority, task.initiator, task.source_system, task.reason,
+            to_us(now), steps.dump(), edges.dump(), transitions.dump(),
+            writes.messages.dump(), std::string{to_string(task.state)},
+            task.revision, to_us(task.state_since), completed_at);
+        if (row[0].as<int64_t>() == 1) {
+          state_->note_committed(inserted_outbox(
+              writes, nullptr,
+              row[2].is_null() ? std::nullopt
+                               : std::optional{row[2].as<std::string>()}));
           return CreatedTask{std::move(snapshot), true, started.has_value()};
+        }
         auto existing = read_snapshots(
             tx.exec_prepared(c.statement("load_by_identity", identity_sql()),
                              task.identity_hash));
@@ -1373,7 +1478,24 @@ core::Result<TaskPage> PgTaskStore::list_tasks(const TaskQuery& query) {
 
 core::Result<std::vector<OutboxEntry>> PgTaskStore::take_outbox(int32_t limit) {
   using Entries = std::vector<OutboxEntry>;
-  return state_->run<Entries>(
+  auto& state = *state_;
+  {
+    // This store's committed entries, without a round trip, unless the
+    // table is due a read.
+    std::lock_guard<std::mutex> guard{state.outbox_mutex};
+    auto now = SteadyClock::now();
+    if (!state.committed_outbox.empty() && state.outbox_read_at
+        && now - *state.outbox_read_at < kOutboxReadInterval) {
+      Entries out;
+      while (!state.committed_outbox.empty()
+             && out.size() < static_cast<std::size_t>(std::max(0, limit))) {
+        out.push_back(std::move(state.committed_outbox.front()));
+        state.committed_outbox.pop_front();
+      }
+      return out;
+    }
+  }
+  auto read = state_->run<Entries>(
       "take_outbox", {}, true, [&](PooledConnection& c) -> Result<Entries> {
         pqxx::nontransaction tx{*c.connection};
         Entries out;
@@ -1393,6 +1515,18 @@ core::Result<std::vector<OutboxEntry>> PgTaskStore::take_outbox(int32_t limit) {
         }
         return out;
       });
+  if (read) {
+    // Entries the read returned are not taken again from memory.
+    std::set<int64_t> ids;
+    for (const auto& entry : *read)
+      ids.insert(entry.id);
+    std::lock_guard<std::mutex> guard{state.outbox_mutex};
+    state.outbox_read_at = SteadyClock::now();
+    std::erase_if(state.committed_outbox, [&](const OutboxEntry& entry) {
+      return ids.contains(entry.id);
+    });
+  }
+  return read;
 }
 
 bool PgTaskStore::sends_with_outbox() const {

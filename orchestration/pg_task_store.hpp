@@ -75,7 +75,11 @@ class PgTaskStore {
   /// Returns a page of tasks, newest first, and how many match.
   core::Result<TaskPage> list_tasks(const TaskQuery& query);
 
-  /// Returns the oldest `limit` outbox entries without removing them.
+  /// Returns up to `limit` outbox entries without removing them: the ones
+  /// this store committed since the relay last took them, from memory (no
+  /// round trip between a commit and its messages' send); else, and at
+  /// least once a second while those keep coming, the oldest in the table
+  /// (entries of other nodes, of a round that failed, of a previous run).
   core::Result<std::vector<OutboxEntry>> take_outbox(int32_t limit);
   /// Deletes the outbox entries `ids` (unknown ids are ignored).
   core::Result<void> remove_outbox(const std::vector<int64_t>& ids);

@@ -622,3 +622,67 @@ TEST_CASE("the store's statements are never compiled by JIT: a listing by "
   CHECK(listed[0].as<int64_t>() >= 1);
   CHECK(listed[1].as<int64_t>() == 0);
 }
+
+TEST_CASE("the outbox entries a store committed are taken from memory, with "
+          "their rows' ids; a read of the table is not taken twice") {
+  ScratchDatabase database{"outbox"};
+  auto store = connect_store(database.url());
+  // The first take reads the table: entries of a previous run.
+  auto first = store.take_outbox(100);
+  REQUIRE(first.ok());
+  CHECK(first->empty());
+
+  auto ns = unique_name("fast");
+  auto queue = "worker_" + ns + "_queue";
+  StartPlanner start = [&](const TaskSnapshot& laid_out) {
+    return tasker::core::Result<ChangeSet>{
+        enqueue_change(laid_out, "a", Clock::now())};
+  };
+  auto created = store.create_task(diamond_request(ns, {{"n", 1}}), start);
+  REQUIRE_MESSAGE(created.ok(), created.error().to_string());
+  REQUIRE(created->started);
+  auto now = Clock::now();
+  auto change = enqueue_change(created->snapshot, "b", now);
+  change.messages.push_back({queue, {"third", {{"k", "v"}}, 1500ms}});
+  auto applied = store.apply(change);
+  REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
+
+  // The rows go behind the store's back: what it hands over comes from
+  // memory, under the ids the rows had.
+  pqxx::connection admin{database.url()};
+  pqxx::nontransaction tx{admin};
+  std::vector<int64_t> deleted;
+  for (const auto& row : tx.exec("DELETE FROM tasker.outbox RETURNING id"))
+    deleted.push_back(row[0].as<int64_t>());
+  std::sort(deleted.begin(), deleted.end());
+  REQUIRE(deleted.size() == 3);
+  auto taken = store.take_outbox(100);
+  REQUIRE_MESSAGE(taken.ok(), taken.error().to_string());
+  REQUIRE(taken->size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK((*taken)[i].id == deleted[i]);
+    CHECK((*taken)[i].outbound.queue == queue);
+  }
+  CHECK((*taken)[0].outbound.message.payload == R"({"step":"a"})");
+  CHECK((*taken)[1].outbound.message.payload == R"({"step":"b"})");
+  CHECK((*taken)[2].outbound.message.payload == "third");
+  CHECK((*taken)[2].outbound.message.headers
+        == tasker::messaging::Headers{{"k", "v"}});
+  CHECK((*taken)[2].outbound.message.delay == 1500ms);
+  CHECK((*taken)[2].created_at
+        == std::chrono::floor<std::chrono::microseconds>(now));
+  // Nothing left in memory, and the table is empty.
+  CHECK(store.take_outbox(100)->empty());
+
+  // An entry that a read of the table returned is not taken again from
+  // memory once its row is removed.
+  auto later = store.apply(enqueue_change(*applied, "c", Clock::now()));
+  REQUIRE_MESSAGE(later.ok(), later.error().to_string());
+  std::this_thread::sleep_for(1100ms); // the table is due a read
+  auto read = store.take_outbox(100);
+  REQUIRE(read.ok());
+  REQUIRE(read->size() == 1);
+  CHECK(read->front().outbound.message.payload == R"({"step":"c"})");
+  REQUIRE(store.remove_outbox({read->front().id}).ok());
+  CHECK(store.take_outbox(100)->empty());
+}
