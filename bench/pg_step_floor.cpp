@@ -18,16 +18,31 @@
 // (default TASKER_TEST_DATABASE_URL, then DATABASE_URL) names a database;
 // the bench works in a scratch schema `step_floor_<pid>`, dropped at the
 // end. Without a URL it exits with 77 (skipped).
+//
+//   pg_step_floor --chains N [--steps 4] [--warmup 20]
+//
+// measures instead the least latency of a task of `--steps` sequential
+// steps, one task at a time: an orchestrating thread creates the task
+// (its step rows and first step message, durably, with a notification)
+// and makes each decision as above when the result's notification comes;
+// a worker thread claims each step message when its notification comes
+// and sends the result. Each thread has its own connection and waits on
+// its socket, as the engine's processes do; nothing else runs. P50, P95
+// and P99 of the task from the creation's send to the last decision's
+// commit, and of the creation alone.
 
 #include "bench/bench_environment.hpp"
 #include "bench/command_line.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <exception>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +58,10 @@ struct Options {
   int seconds = 10;
   std::vector<int> clients{8};
   std::vector<int> batches{1, 10};
+  /// Chain mode when above 0: tasks measured one at a time.
+  int chains = 0;
+  int chain_steps = 4;
+  int warmup = 20;
 };
 
 /// Steps each client owns; its windows of `batch` steps cycle over them.
@@ -200,6 +219,169 @@ RunResult run(const Options& options, const std::string& schema, int clients,
   return result;
 }
 
+/// Step ids of chain mode start here, above the throughput mode's.
+constexpr int64_t kChainFirstId = 1'000'000'000;
+
+// Chain mode's statements; the channels are the thread's own.
+void prepare_chain(pqxx::connection& connection, const std::string& schema,
+                   const std::string& work_channel,
+                   const std::string& result_channel) {
+  const std::string lazy = "(SELECT set_config('synchronous_commit', 'off', "
+                           "true)) IS NOT NULL";
+  // $1 the task's step ids, $2 the task id; the first step's message.
+  connection.prepare(
+      "create_chain",
+      "WITH steps AS (INSERT INTO " + schema
+          + ".steps (id, task_id, state) SELECT id, $2, CASE WHEN id = "
+            "($1::bigint[])[1] THEN 'enqueued' ELSE 'pending' END FROM "
+            "unnest($1::bigint[]) id), message AS (INSERT INTO "
+          + schema + ".q_work (msg_id, message) VALUES (($1::bigint[])[1], "
+          + kStepMessage + ")) SELECT pg_notify('" + work_channel
+          + "', (($1::bigint[])[1])::text)");
+  // $1 the step.
+  connection.prepare("claim_one", "UPDATE " + schema
+                                      + ".q_work SET vt = clock_timestamp() + "
+                                        "interval '30 seconds', read_ct = "
+                                        "read_ct + 1 WHERE msg_id = $1 AND "
+                                      + lazy + " RETURNING message");
+  connection.prepare(
+      "result_one",
+      "WITH acked AS (DELETE FROM " + schema + ".q_work WHERE msg_id = $1 AND "
+          + lazy + "), result AS (INSERT INTO " + schema
+          + ".q_results (msg_id, message) VALUES ($1, " + kResultMessage
+          + ")) SELECT pg_notify('" + result_channel + "', $1::text)");
+  // $1 the step decided, $2 the next step (NULL after the last one).
+  connection.prepare(
+      "decide_one",
+      "WITH step AS (UPDATE " + schema
+          + ".steps SET state = 'complete', attempts = attempts + 1, results "
+            "= '{\"value\": 16}', updated_at = clock_timestamp() WHERE id = "
+            "$1), transition AS (INSERT INTO "
+          + schema
+          + ".step_transitions (step_id, from_state, to_state, at) VALUES "
+            "($1, 'enqueued', 'complete', clock_timestamp())), consumed AS "
+            "(DELETE FROM "
+          + schema + ".q_results WHERE msg_id = $1), next_step AS (UPDATE "
+          + schema + ".steps SET state = 'enqueued' WHERE id = $2), message "
+          + "AS (INSERT INTO " + schema
+          + ".q_work (msg_id, message) SELECT $2, " + kStepMessage
+          + " WHERE $2 IS NOT NULL) SELECT pg_notify('" + work_channel
+          + "', $2::text) WHERE $2 IS NOT NULL");
+}
+
+/// Collects the ids its channel's notifications carry.
+class IdReceiver : public pqxx::notification_receiver {
+ public:
+  IdReceiver(pqxx::connection& connection, const std::string& channel)
+      : pqxx::notification_receiver(connection, channel) {}
+
+  void operator()(const std::string& payload, int) override {
+    ids.push_back(std::stoll(payload));
+  }
+
+  /// Waits for the next id; none once `stop` is set.
+  std::optional<int64_t> next(pqxx::connection& connection,
+                              const std::atomic<bool>& stop) {
+    while (ids.empty() && !stop)
+      connection.await_notification(0, 100'000);
+    if (ids.empty())
+      return std::nullopt;
+    auto id = ids.front();
+    ids.pop_front();
+    return id;
+  }
+
+  std::deque<int64_t> ids;
+};
+
+struct ChainResult {
+  std::vector<double> tasks_ms;
+  std::vector<double> creations_ms;
+};
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  auto index = static_cast<std::size_t>(p * static_cast<double>(values.size()));
+  return values[std::min(index, values.size() - 1)];
+}
+
+ChainResult run_chains(const Options& options, const std::string& schema) {
+  const auto pid = std::to_string(::getpid());
+  const std::string work_channel = "floor_work_" + pid;
+  const std::string result_channel = "floor_result_" + pid;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> listening{false};
+  std::exception_ptr worker_error;
+  std::thread worker{[&] {
+    try {
+      pqxx::connection connection{options.url};
+      IdReceiver work{connection, work_channel};
+      prepare_chain(connection, schema, work_channel, result_channel);
+      listening = true;
+      // No transaction object outlives a statement: libpqxx delivers no
+      // notification while one is open.
+      while (auto id = work.next(connection, stop)) {
+        pqxx::nontransaction{connection}.exec_prepared("claim_one", *id);
+        pqxx::nontransaction{connection}.exec_prepared("result_one", *id);
+      }
+    } catch (...) {
+      worker_error = std::current_exception();
+      listening = true;
+    }
+  }};
+  ChainResult result;
+  try {
+    pqxx::connection connection{options.url};
+    IdReceiver results{connection, result_channel};
+    prepare_chain(connection, schema, work_channel, result_channel);
+    while (!listening)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    const int total = options.warmup + options.chains;
+    for (int task = 0; task < total && !worker_error; ++task) {
+      std::vector<int64_t> ids;
+      std::string array = "{";
+      for (int s = 0; s < options.chain_steps; ++s) {
+        ids.push_back(kChainFirstId
+                      + static_cast<int64_t>(task) * options.chain_steps + s);
+        array += (s > 0 ? "," : "") + std::to_string(ids.back());
+      }
+      array += "}";
+      auto start = SteadyClock::now();
+      pqxx::nontransaction{connection}.exec_prepared("create_chain", array,
+                                                     task);
+      auto created = SteadyClock::now();
+      for (std::size_t s = 0; s < ids.size(); ++s) {
+        auto done = results.next(connection, stop);
+        if (!done)
+          break;
+        std::optional<int64_t> next;
+        if (s + 1 < ids.size())
+          next = ids[s + 1];
+        pqxx::nontransaction{connection}.exec_prepared("decide_one", *done,
+                                                       next);
+      }
+      auto finished = SteadyClock::now();
+      if (task < options.warmup)
+        continue;
+      using Ms = std::chrono::duration<double, std::milli>;
+      result.tasks_ms.push_back(Ms(finished - start).count());
+      result.creations_ms.push_back(Ms(created - start).count());
+      if ((task - options.warmup + 1) % 100 == 0)
+        std::fprintf(stderr, "%d of %d tasks\n", task - options.warmup + 1,
+                     options.chains);
+    }
+  } catch (...) {
+    stop = true;
+    worker.join();
+    throw;
+  }
+  stop = true;
+  worker.join();
+  if (worker_error)
+    std::rethrow_exception(worker_error);
+  return result;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -217,11 +399,19 @@ int main(int argc, char** argv) {
         options.clients = numbers(arg, line.value());
       else if (arg == "--batch")
         options.batches = numbers(arg, line.value());
+      else if (arg == "--chains")
+        options.chains = numbers(arg, line.value()).front();
+      else if (arg == "--steps")
+        options.chain_steps = numbers(arg, line.value()).front();
+      else if (arg == "--warmup")
+        options.warmup = static_cast<int>(line.number());
       else
         throw std::invalid_argument("unknown argument " + arg);
     }
     if (options.seconds < 1)
       throw std::invalid_argument("--seconds must be at least 1");
+    if (options.warmup < 0)
+      throw std::invalid_argument("--warmup must not be negative");
     for (int batch : options.batches)
       if (batch > kStepsPerClient)
         throw std::invalid_argument("--batch " + std::to_string(batch)
@@ -230,7 +420,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr,
                  "pg_step_floor: %s\nusage: pg_step_floor [--url URL] "
-                 "[--seconds N] [--clients 8] [--batch 1,10]\n",
+                 "[--seconds N] [--clients 8] [--batch 1,10]\n"
+                 "       pg_step_floor [--url URL] --chains N [--steps 4] "
+                 "[--warmup 20]\n",
                  e.what());
     return 2;
   }
@@ -253,24 +445,46 @@ int main(int argc, char** argv) {
     std::printf("pg_step_floor: %s\nmachine: %s\n%s\n", line.text().c_str(),
                 tasker::bench::machine_description().c_str(),
                 tasker::bench::postgresql_description(options.url).c_str());
-    std::fprintf(stderr, "creating %d steps in schema %s...\n",
-                 max_clients * kStepsPerClient, schema.c_str());
     int status = 0;
     try {
-      create_tables(admin, schema, max_clients * kStepsPerClient);
-      std::printf("three statements per step (claim and result+ack lazily "
-                  "committed, decision durable), %d s per row\n",
-                  options.seconds);
-      std::printf("%8s %6s %10s %13s\n", "clients", "batch", "steps/s",
-                  "statements/s");
-      std::fflush(stdout);
-      for (int clients : options.clients)
-        for (int batch : options.batches) {
-          auto result = run(options, schema, clients, batch);
-          std::printf("%8d %6d %10.0f %13.0f\n", clients, batch,
-                      result.steps_per_second, result.statements_per_second);
-          std::fflush(stdout);
-        }
+      if (options.chains > 0) {
+        create_tables(admin, schema, 0);
+        std::printf("%d task(s) of %d sequential steps, one at a time, after "
+                    "%d warm-up: creation durable; per step a claim and a "
+                    "result lazily committed, a decision durable; each "
+                    "wake-up a notification\n",
+                    options.chains, options.chain_steps, options.warmup);
+        std::fflush(stdout);
+        auto chains = run_chains(options, schema);
+        std::printf("%-10s %8s %8s %8s %14s\n", "", "p50 ms", "p95 ms",
+                    "p99 ms", "p50 per step");
+        std::printf("%-10s %8.2f %8.2f %8.2f %14.3f\n", "task",
+                    percentile(chains.tasks_ms, 0.50),
+                    percentile(chains.tasks_ms, 0.95),
+                    percentile(chains.tasks_ms, 0.99),
+                    percentile(chains.tasks_ms, 0.50) / options.chain_steps);
+        std::printf("%-10s %8.2f %8.2f %8.2f\n", "creation",
+                    percentile(chains.creations_ms, 0.50),
+                    percentile(chains.creations_ms, 0.95),
+                    percentile(chains.creations_ms, 0.99));
+      } else {
+        std::fprintf(stderr, "creating %d steps in schema %s...\n",
+                     max_clients * kStepsPerClient, schema.c_str());
+        create_tables(admin, schema, max_clients * kStepsPerClient);
+        std::printf("three statements per step (claim and result+ack lazily "
+                    "committed, decision durable), %d s per row\n",
+                    options.seconds);
+        std::printf("%8s %6s %10s %13s\n", "clients", "batch", "steps/s",
+                    "statements/s");
+        std::fflush(stdout);
+        for (int clients : options.clients)
+          for (int batch : options.batches) {
+            auto result = run(options, schema, clients, batch);
+            std::printf("%8d %6d %10.0f %13.0f\n", clients, batch,
+                        result.steps_per_second, result.statements_per_second);
+            std::fflush(stdout);
+          }
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "pg_step_floor: %s\n", e.what());
       status = 1;
