@@ -116,6 +116,9 @@ class TaskDriver {
  private:
   using Clock = std::chrono::steady_clock;
 
+  /// How long a task may take before the run fails.
+  static constexpr std::chrono::seconds kTaskLimit{120};
+
   // One connection creating a task, waiting for it, and again.
   class Loop : public std::enable_shared_from_this<Loop> {
    public:
@@ -180,8 +183,15 @@ class TaskDriver {
                                            + task.dump());
              auto state = task.at("state").get<std::string>();
              if (state != "complete" && state != "error" && state != "cancelled"
-                 && state != "resolved_manually")
+                 && state != "resolved_manually") {
+               // A task that never finishes fails the run instead of
+               // hanging it (another run resetting the database, say).
+               if (Clock::now() - started_ > kTaskLimit)
+                 return fail("GET " + target,
+                             "the task is still " + state + " after "
+                                 + std::to_string(kTaskLimit.count()) + " s");
                return wait_for(target);
+             }
              using Ms = std::chrono::duration<double, std::milli>;
              driver_.finished(Ms(Clock::now() - started_).count(),
                               Ms(answered_ - started_).count(),
