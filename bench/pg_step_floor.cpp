@@ -29,7 +29,7 @@
 // and sends the result. Each thread has its own connection and waits on
 // its socket, as the engine's processes do; nothing else runs. P50, P95
 // and P99 of the task from the creation's send to the last decision's
-// commit, and of the creation alone.
+// commit, of the creation alone and of each decision's round trip.
 
 #include "bench/bench_environment.hpp"
 #include "bench/command_line.hpp"
@@ -297,6 +297,8 @@ class IdReceiver : public pqxx::notification_receiver {
 struct ChainResult {
   std::vector<double> tasks_ms;
   std::vector<double> creations_ms;
+  /// Each decision's round trip, its durable commit included.
+  std::vector<double> decisions_ms;
 };
 
 double percentile(std::vector<double> values, double p) {
@@ -350,6 +352,7 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
       pqxx::nontransaction{connection}.exec_prepared("create_chain", array,
                                                      task);
       auto created = SteadyClock::now();
+      std::vector<double> decisions;
       for (std::size_t s = 0; s < ids.size(); ++s) {
         auto done = results.next(connection, stop);
         if (!done)
@@ -357,8 +360,12 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
         std::optional<int64_t> next;
         if (s + 1 < ids.size())
           next = ids[s + 1];
+        auto sent = SteadyClock::now();
         pqxx::nontransaction{connection}.exec_prepared("decide_one", *done,
                                                        next);
+        decisions.push_back(
+            std::chrono::duration<double, std::milli>(SteadyClock::now() - sent)
+                .count());
       }
       auto finished = SteadyClock::now();
       if (task < options.warmup)
@@ -366,6 +373,8 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
       using Ms = std::chrono::duration<double, std::milli>;
       result.tasks_ms.push_back(Ms(finished - start).count());
       result.creations_ms.push_back(Ms(created - start).count());
+      result.decisions_ms.insert(result.decisions_ms.end(), decisions.begin(),
+                                 decisions.end());
       if ((task - options.warmup + 1) % 100 == 0)
         std::fprintf(stderr, "%d of %d tasks\n", task - options.warmup + 1,
                      options.chains);
@@ -463,10 +472,12 @@ int main(int argc, char** argv) {
                     percentile(chains.tasks_ms, 0.95),
                     percentile(chains.tasks_ms, 0.99),
                     percentile(chains.tasks_ms, 0.50) / options.chain_steps);
-        std::printf("%-10s %8.2f %8.2f %8.2f\n", "creation",
-                    percentile(chains.creations_ms, 0.50),
-                    percentile(chains.creations_ms, 0.95),
-                    percentile(chains.creations_ms, 0.99));
+        for (const auto& [name, values] :
+             {std::pair{"creation", &chains.creations_ms},
+              std::pair{"decision", &chains.decisions_ms}})
+          std::printf("%-10s %8.2f %8.2f %8.2f\n", name,
+                      percentile(*values, 0.50), percentile(*values, 0.95),
+                      percentile(*values, 0.99));
       } else {
         std::fprintf(stderr, "creating %d steps in schema %s...\n",
                      max_clients * kStepsPerClient, schema.c_str());

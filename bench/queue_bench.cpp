@@ -4,6 +4,7 @@
 //   queue_bench [--provider in_memory|pgmq|rabbitmq|all] [--messages N]
 //               [--batch B] [--runs R] [--latency-samples S]
 //               [--database-url URL] [--rabbitmq-url URL]
+//               [--rabbitmq-queue-type quorum|classic]
 //
 // The PGMQ URL defaults to TASKER_TEST_DATABASE_URL, then DATABASE_URL; the
 // RabbitMQ URL to TASKER_TEST_RABBITMQ_URL, then RABBITMQ_URL. A provider
@@ -40,6 +41,8 @@ struct Options {
   int latency_samples = 500;
   std::string database_url;
   std::string rabbitmq_url;
+  /// The kind of the RabbitMQ queues the bench declares.
+  QueueType rabbitmq_queue_type = QueueType::quorum;
 };
 
 [[noreturn]] void fail(const std::string& what) {
@@ -221,7 +224,14 @@ int main(int argc, char** argv) {
         o.database_url = args.value();
       else if (arg == "--rabbitmq-url")
         o.rabbitmq_url = args.value();
-      else
+      else if (arg == "--rabbitmq-queue-type") {
+        auto type = args.value();
+        if (type != "quorum" && type != "classic")
+          fail("--rabbitmq-queue-type: '" + type
+               + "' is neither quorum nor classic");
+        o.rabbitmq_queue_type
+            = type == "classic" ? QueueType::classic : QueueType::quorum;
+      } else
         fail("unknown argument " + arg
              + " (see the comment at the top of bench/queue_bench.cpp)");
     }
@@ -258,6 +268,10 @@ int main(int argc, char** argv) {
     } else {
       RabbitMqOptions options;
       options.url = o.rabbitmq_url;
+      options.queue_type = o.rabbitmq_queue_type;
+      std::printf("rabbitmq: %s queues\n",
+                  o.rabbitmq_queue_type == QueueType::classic ? "classic"
+                                                              : "quorum");
       auto provider = must(RabbitMqProvider::connect(options), "connect");
       bench_provider("rabbitmq", MessagingProvider{std::move(provider)}, o);
     }
