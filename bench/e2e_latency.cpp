@@ -4,6 +4,7 @@
 // one all-in-one process (in memory). Prints P50/P95/P99 per workflow and
 // provider, each the median over --runs runs.
 
+#include "bench/cpu_usage.hpp"
 #include "bench/node_setup.hpp"
 #include "bench/task_driver.hpp"
 
@@ -58,12 +59,19 @@ struct Percentiles {
   double p50 = 0, p95 = 0, p99 = 0, max = 0;
   /// P50 of the part until the creation was answered.
   double create_p50 = 0;
+  /// CPU time per task of the node processes, and of the database's
+  /// backends (negative when not known: no database, or not on this
+  /// machine).
+  double nodes_cpu_ms = 0;
+  double database_cpu_ms = -1;
 };
 
-Percentiles measure(const std::string& address, const Workflow& workflow,
-                    int64_t count, uint64_t& serial, const std::string& run) {
+/// `database_url` empty when the provider keeps no state in PostgreSQL.
+Percentiles measure(NodeCluster& cluster, const std::string& database_url,
+                    const Workflow& workflow, int64_t count, uint64_t& serial,
+                    const std::string& run) {
   DriveOptions drive;
-  drive.address = address;
+  drive.address = cluster.address();
   drive.in_flight = 1;
   drive.tasks = static_cast<std::size_t>(count);
   drive.body = [&](uint64_t) {
@@ -74,15 +82,25 @@ Percentiles measure(const std::string& address, const Workflow& workflow,
                                                 + std::to_string(serial++)}};
     return body.dump();
   };
+  auto backends_before
+      = database_url.empty() ? std::nullopt : backend_cpu(database_url);
+  auto nodes_before = nodes_cpu(cluster);
   auto result = TaskDriver{drive}.run();
   if (result.not_complete != 0)
     throw std::runtime_error(std::to_string(result.not_complete) + " "
                              + workflow.label + " task(s) did not complete");
-  return {percentile(result.latencies_ms, 0.50),
-          percentile(result.latencies_ms, 0.95),
-          percentile(result.latencies_ms, 0.99),
-          percentile(result.latencies_ms, 1.0),
-          percentile(result.creations_ms, 0.50)};
+  Percentiles out{percentile(result.latencies_ms, 0.50),
+                  percentile(result.latencies_ms, 0.95),
+                  percentile(result.latencies_ms, 0.99),
+                  percentile(result.latencies_ms, 1.0),
+                  percentile(result.creations_ms, 0.50)};
+  const auto tasks = static_cast<double>(count);
+  out.nodes_cpu_ms = (nodes_cpu(cluster) - nodes_before) * 1000 / tasks;
+  if (backends_before)
+    if (auto backends_after = backend_cpu(database_url))
+      out.database_cpu_ms
+          = backend_cpu_used(*backends_before, *backends_after) * 1000 / tasks;
+  return out;
 }
 
 } // namespace
@@ -128,6 +146,8 @@ int main(int argc, char** argv) {
               "until it finished; one task at a time; \"create\" is the part\n"
               "until the POST was answered (the task stored and its first "
               "steps sent);\n"
+              "\"cpu\" is the CPU time per task of the node processes and "
+              "of the database's backends (when on this machine);\n"
               "%lld tasks per workflow after %lld warm-up, median of %lld "
               "run(s) (fresh nodes per run)\n",
               static_cast<long long>(o.tasks), static_cast<long long>(o.warmup),
@@ -139,9 +159,11 @@ int main(int argc, char** argv) {
                 servers_description(provider, o.nodes.database_url,
                                     o.nodes.rabbitmq_url)
                     .c_str());
-    std::printf("%-10s %5s %9s %9s %9s %9s %11s %14s\n", "workflow", "steps",
-                "p50 ms", "p95 ms", "p99 ms", "max ms", "p50/step",
-                "create p50 ms");
+    std::printf("%-10s %5s %9s %9s %9s %9s %11s %14s %14s %14s\n", "workflow",
+                "steps", "p50 ms", "p95 ms", "p99 ms", "max ms", "p50/step",
+                "create p50 ms", "nodes cpu ms", "db cpu ms");
+    const auto database_url
+        = provider == "in-memory" ? std::string{} : o.nodes.database_url;
     std::map<std::string, std::vector<Percentiles>> runs;
     try {
       for (int64_t run = 0; run < o.runs; ++run) {
@@ -150,10 +172,10 @@ int main(int argc, char** argv) {
         for (const auto& label : o.workflows) {
           const auto& workflow = workflow_named(label);
           if (o.warmup > 0)
-            measure(cluster.address(), workflow, o.warmup, serial,
+            measure(cluster, database_url, workflow, o.warmup, serial,
                     o.nodes.run_id);
-          runs[label].push_back(measure(cluster.address(), workflow, o.tasks,
-                                        serial, o.nodes.run_id));
+          runs[label].push_back(measure(cluster, database_url, workflow,
+                                        o.tasks, serial, o.nodes.run_id));
         }
       }
     } catch (const std::exception& e) {
@@ -170,10 +192,17 @@ int main(int argc, char** argv) {
         return percentile(values, 0.5);
       };
       auto p50 = median(&Percentiles::p50);
-      std::printf("%-10s %5d %9.2f %9.2f %9.2f %9.2f %11.3f %14.2f\n",
+      auto database_cpu = median(&Percentiles::database_cpu_ms);
+      char database_text[32] = "-";
+      if (database_cpu >= 0)
+        std::snprintf(database_text, sizeof database_text, "%.2f",
+                      database_cpu);
+      std::printf("%-10s %5d %9.2f %9.2f %9.2f %9.2f %11.3f %14.2f %14.2f "
+                  "%14s\n",
                   label.c_str(), workflow.steps, p50, median(&Percentiles::p95),
                   median(&Percentiles::p99), median(&Percentiles::max),
-                  p50 / workflow.steps, median(&Percentiles::create_p50));
+                  p50 / workflow.steps, median(&Percentiles::create_p50),
+                  median(&Percentiles::nodes_cpu_ms), database_text);
     }
   }
   return o.nodes.finish("e2e-latency", failures);
