@@ -92,6 +92,13 @@ std::vector<int> numbers(const std::string& arg, const std::string& text) {
   return out;
 }
 
+int one_number(const std::string& arg, const std::string& text) {
+  auto values = numbers(arg, text);
+  if (values.size() != 1)
+    throw std::invalid_argument(arg + " takes one number, not '" + text + "'");
+  return values.front();
+}
+
 void create_tables(pqxx::connection& connection, const std::string& schema,
                    int steps) {
   pqxx::work tx{connection};
@@ -301,12 +308,6 @@ struct ChainResult {
   std::vector<double> decisions_ms;
 };
 
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  auto index = static_cast<std::size_t>(p * static_cast<double>(values.size()));
-  return values[std::min(index, values.size() - 1)];
-}
-
 ChainResult run_chains(const Options& options, const std::string& schema) {
   const auto pid = std::to_string(::getpid());
   const std::string work_channel = "floor_work_" + pid;
@@ -328,6 +329,8 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
       }
     } catch (...) {
       worker_error = std::current_exception();
+      // Read once the worker is joined; `stop` ends the other side's wait.
+      stop = true;
       listening = true;
     }
   }};
@@ -339,7 +342,7 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
     while (!listening)
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
     const int total = options.warmup + options.chains;
-    for (int task = 0; task < total && !worker_error; ++task) {
+    for (int task = 0; task < total && !stop; ++task) {
       std::vector<int64_t> ids;
       std::string array = "{";
       for (int s = 0; s < options.chain_steps; ++s) {
@@ -368,7 +371,7 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
                 .count());
       }
       auto finished = SteadyClock::now();
-      if (task < options.warmup)
+      if (task < options.warmup || stop)
         continue;
       using Ms = std::chrono::duration<double, std::milli>;
       result.tasks_ms.push_back(Ms(finished - start).count());
@@ -395,6 +398,7 @@ ChainResult run_chains(const Options& options, const std::string& schema) {
 
 int main(int argc, char** argv) {
   using tasker::bench::CommandLine;
+  using tasker::bench::percentile;
   Options options;
   CommandLine line{argc, argv};
   try {
@@ -409,9 +413,9 @@ int main(int argc, char** argv) {
       else if (arg == "--batch")
         options.batches = numbers(arg, line.value());
       else if (arg == "--chains")
-        options.chains = numbers(arg, line.value()).front();
+        options.chains = one_number(arg, line.value());
       else if (arg == "--steps")
-        options.chain_steps = numbers(arg, line.value()).front();
+        options.chain_steps = one_number(arg, line.value());
       else if (arg == "--warmup")
         options.warmup = static_cast<int>(line.number());
       else
