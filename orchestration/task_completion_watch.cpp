@@ -23,6 +23,10 @@ struct TaskCompletionWatch::State {
   std::set<std::pair<SteadyClock::time_point, uint64_t>> by_deadline;
   uint64_t next_ticket = 1;
   bool closed = false;
+  // The deadline the timer thread sleeps until: only an earlier one needs
+  // to wake it (a wake-up per long poll otherwise, as the previous poll's
+  // deadline usually outlives its waiter).
+  SteadyClock::time_point sleeping_until = SteadyClock::time_point::max();
 
   // Removes a waiter (the lock held) and returns its callback.
   Callback take(std::map<uint64_t, Waiter>::iterator waiter) {
@@ -42,11 +46,13 @@ struct TaskCompletionWatch::State {
     std::unique_lock<std::mutex> lock{mutex};
     while (!closed) {
       if (by_deadline.empty()) {
+        sleeping_until = SteadyClock::time_point::max();
         changed.wait(lock);
         continue;
       }
       auto [deadline, ticket] = *by_deadline.begin();
       if (SteadyClock::now() < deadline) {
+        sleeping_until = deadline;
         changed.wait_until(lock, deadline);
         continue;
       }
@@ -86,17 +92,15 @@ uint64_t TaskCompletionWatch::wait(const std::string& task_id,
   state_->waiters.emplace(ticket,
                           State::Waiter{task_id, deadline, std::move(done)});
   state_->by_task.emplace(task_id, ticket);
-  // The timer thread sleeps until the earliest deadline: only a new
-  // earliest one needs to wake it (a wake-up per long poll otherwise).
-  auto entry = state_->by_deadline.emplace(deadline, ticket).first;
-  auto earliest = entry == state_->by_deadline.begin();
+  state_->by_deadline.emplace(deadline, ticket);
+  auto earlier = deadline < state_->sleeping_until;
   lock.unlock();
   std::call_once(timer_started_, [this] {
     timer_ = std::thread{[state = state_] {
       state->run_timer();
     }};
   });
-  if (earliest)
+  if (earlier)
     state_->changed.notify_one();
   return ticket;
 }

@@ -20,9 +20,9 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 } // namespace
 
 HttpListener::HttpListener(
-    net::io_context& io, net::ip::tcp::acceptor acceptor,
+    std::vector<net::io_context*> contexts, net::ip::tcp::acceptor acceptor,
     std::shared_ptr<const HttpSession::Settings> settings)
-    : io_(io), acceptor_(std::move(acceptor)),
+    : contexts_(std::move(contexts)), acceptor_(std::move(acceptor)),
       retry_timer_(acceptor_.get_executor()), settings_(std::move(settings)) {}
 
 void HttpListener::start() {
@@ -31,24 +31,29 @@ void HttpListener::start() {
                                                  shared_from_this()));
 }
 
-void HttpListener::stop() {
-  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    self->stopping_ = true;
-    boost::beast::error_code ignored;
-    self->acceptor_.close(ignored);
-    self->retry_timer_.cancel();
-    for (const auto& weak : self->sessions_)
-      if (auto session = weak.lock())
-        session->shut_down();
-    self->sessions_.clear();
-  });
+void HttpListener::stop(std::function<void()> stopped) {
+  net::post(acceptor_.get_executor(),
+            [self = shared_from_this(), stopped = std::move(stopped)] {
+              self->stopping_ = true;
+              boost::beast::error_code ignored;
+              self->acceptor_.close(ignored);
+              self->retry_timer_.cancel();
+              for (const auto& weak : self->sessions_)
+                if (auto session = weak.lock())
+                  session->shut_down();
+              self->sessions_.clear();
+              stopped();
+            });
 }
 
 void HttpListener::accept() {
   if (stopping_)
     return;
-  // Each connection gets its own strand: its handlers never run at once.
-  acceptor_.async_accept(net::make_strand(io_),
+  // Each connection gets its own strand (its handlers never run at once),
+  // on the io_contexts in turn.
+  auto& context = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  acceptor_.async_accept(net::make_strand(context),
                          boost::beast::bind_front_handler(
                              &HttpListener::on_accept, shared_from_this()));
 }

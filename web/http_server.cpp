@@ -4,11 +4,13 @@
 #include "web/host_port.hpp"
 #include "web/http_listener.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <exception>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -18,8 +20,16 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct HttpServer::Runtime {
-  // Declared first, destroyed last: the listener's sockets use it.
-  net::io_context io;
+  using WorkGuard = net::executor_work_guard<net::io_context::executor_type>;
+
+  // One io_context per thread, run by that thread alone, so a connection's
+  // I/O never wakes another thread: with one io_context shared by all
+  // threads, each ready socket woke a second thread. The first one is the
+  // acceptor's alone, so a blocking handler never holds up accepting.
+  // Declared first, destroyed last: the listener's sockets use them.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  // Keep each thread running while it has no connection.
+  std::vector<WorkGuard> guards;
   std::shared_ptr<HttpListener> listener;
   std::vector<std::thread> threads;
 };
@@ -76,15 +86,23 @@ core::Result<void> HttpServer::start() {
                                                       + ": " + ec.message()};
   };
   auto runtime = std::make_unique<Runtime>();
+  for (std::size_t i = 0; i <= options_.threads; ++i) {
+    runtime->contexts.push_back(std::make_unique<net::io_context>(1));
+    runtime->guards.push_back(net::make_work_guard(*runtime->contexts.back()));
+  }
+  auto& accepting = *runtime->contexts.front();
+  std::vector<net::io_context*> serving;
+  for (std::size_t i = 1; i < runtime->contexts.size(); ++i)
+    serving.push_back(runtime->contexts[i].get());
   boost::system::error_code ec;
-  tcp::resolver resolver{runtime->io};
+  tcp::resolver resolver{accepting};
   auto endpoints = resolver.resolve(
       address->host, std::to_string(address->port),
       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec)
     return cannot_listen(ec);
   tcp::endpoint endpoint = *endpoints.begin();
-  tcp::acceptor acceptor{net::make_strand(runtime->io)};
+  tcp::acceptor acceptor{net::make_strand(accepting)};
   acceptor.open(endpoint.protocol(), ec);
   if (!ec)
     acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -100,11 +118,11 @@ core::Result<void> HttpServer::start() {
           router_, ApiKeyGuard{options_.api_key, options_.public_paths},
           options_.max_body_bytes, options_.request_timeout});
   runtime->listener = std::make_shared<HttpListener>(
-      runtime->io, std::move(acceptor), std::move(settings));
+      std::move(serving), std::move(acceptor), std::move(settings));
   runtime->listener->start();
-  for (std::size_t i = 0; i < options_.threads; ++i)
-    runtime->threads.emplace_back([io = &runtime->io] {
-      run_io(*io);
+  for (auto& context : runtime->contexts)
+    runtime->threads.emplace_back([context = context.get()] {
+      run_io(*context);
     });
   runtime_ = std::move(runtime);
   core::log_info("http",
@@ -115,7 +133,9 @@ core::Result<void> HttpServer::start() {
 void HttpServer::stop() {
   if (!runtime_)
     return;
-  runtime_->listener->stop();
+  runtime_->listener->stop([runtime = runtime_.get()] {
+    runtime->guards.clear();
+  });
   for (auto& thread : runtime_->threads)
     thread.join();
   runtime_.reset();

@@ -10,9 +10,11 @@
 namespace tasker::web {
 
 /// An HTTP/1.1 server (Boost.Beast) answering every request through a
-/// `Router`, on `options.threads` threads over one io_context. Handlers run
-/// on those threads and may block briefly; a connection's requests are
-/// answered one at a time, in order.
+/// `Router`, on `options.threads` threads, each with an io_context of its
+/// own, plus one accepting connections, which go to the others in turn.
+/// Handlers run on their connection's thread and may block it briefly (the
+/// other connections of that thread wait meanwhile); a connection's
+/// requests are answered one at a time, in order.
 ///
 /// Every response carries `Content-Type`, `Content-Length` and
 /// `Server: tasker`. A HEAD request is answered by the GET route of its path

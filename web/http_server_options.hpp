@@ -11,7 +11,8 @@ namespace tasker::web {
 struct HttpServerOptions {
   /// "HOST:PORT" ("[::1]:PORT" for IPv6); port 0 picks a free port.
   std::string bind_address = "127.0.0.1:8080";
-  /// Threads running handlers and I/O; at least 1.
+  /// Threads running handlers and I/O, each serving its share of the
+  /// connections; at least 1.
   std::size_t threads = 2;
   /// A larger request body is answered 413.
   std::size_t max_body_bytes = 1024 * 1024;
