@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace tasker;
 using namespace tasker::web;
@@ -346,6 +348,36 @@ TEST_CASE("a connection is answered while another connection's handler "
   // The first thread takes connections again once free.
   Connection third{running.server.port()};
   CHECK(third.send(http::verb::get, "/health").result_int() == 200);
+}
+
+TEST_CASE("connections go to the server's threads in turn, each staying on "
+          "its own") {
+  auto router = test_router();
+  std::mutex mutex;
+  std::vector<std::thread::id> threads;
+  REQUIRE(router
+              ->add("GET", "/thread",
+                    [&](auto&) {
+                      std::lock_guard<std::mutex> guard{mutex};
+                      threads.push_back(std::this_thread::get_id());
+                      return HttpResponse::json(200, {});
+                    })
+              .ok());
+  auto options = local_options();
+  options.threads = 2;
+  RunningServer running{options, router};
+  Connection first{running.server.port()};
+  Connection second{running.server.port()};
+  Connection third{running.server.port()};
+  for (auto* connection : {&first, &second, &third, &first, &second, &third})
+    REQUIRE(connection->send(http::verb::get, "/thread").result_int() == 200);
+  REQUIRE(threads.size() == 6);
+  CHECK(threads[0] != threads[1]);
+  CHECK(threads[2] == threads[0]);
+  CHECK(threads[3] == threads[0]);
+  CHECK(threads[4] == threads[1]);
+  CHECK(threads[5] == threads[2]);
+  CHECK(threads[0] != std::this_thread::get_id());
 }
 
 TEST_CASE("a one-thread http server serves its connections in turn") {
