@@ -9,6 +9,7 @@
 #include "orchestration/pg_task_schema.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <deque>
@@ -274,8 +275,13 @@ std::string sql_literal(std::string_view text) {
 // its table by this statement itself; the others go through `pgmq.send`,
 // whose dynamic INSERT is parsed and planned at each call. The store
 // prepares one statement per queue it sends to the most.
+//
+// `deferred`: the notifications are not raised but selected (`messages`
+// has their channel and payload), for `kNotifySql` to raise after the
+// commit (see `defers_notifications`).
 std::string send_messages(const std::string& direct,
-                          std::string_view messages = "$5") {
+                          std::string_view messages = "$5",
+                          bool deferred = false) {
   const std::string ready = "o.now + o.delay_ms * interval '1 millisecond'";
   auto notification = [](const std::string& queue,
                          const std::string& namespace_name,
@@ -325,9 +331,31 @@ std::string send_messages(const std::string& direct,
                "floor(extract(epoch FROM d.vt - d.enqueued_at))::bigint")
            + " FROM direct d";
   }
+  if (deferred)
+    return sql + "messages AS MATERIALIZED (" + notifications + ")";
   return sql + "messages AS (SELECT pg_notify(n.channel, n.payload) FROM ("
          + notifications + ") n)";
 }
+
+// The notifications a `deferred` statement selected, as text: a JSON
+// array of [channel, payload] (NULL when it raised them itself).
+std::string deferred_notifications_sql(bool deferred) {
+  return deferred ? "(SELECT coalesce(jsonb_agg(jsonb_build_array(m.channel, "
+                    "m.payload)), '[]'::jsonb) FROM messages m)::text"
+                  : "NULL::text";
+}
+
+// Raises the notifications of committed statements ($1, a JSON array of
+// [channel, payload]) in a transaction that commits without waiting for
+// its WAL flush. In PostgreSQL 15 a transaction that notifies holds one
+// lock of the whole server from its commit's start to its end, flush
+// included, so durable commits that notify run one at a time; at 1,000
+// tasks in flight half the busy backends waited for it. Nothing is lost
+// with this transaction: listeners that miss a wake-up find the messages
+// when they poll.
+constexpr std::string_view kNotifySql
+    = "SELECT set_config('synchronous_commit', 'off', true), "
+      "pg_notify(n->>0, n->>1) FROM jsonb_array_elements($1::jsonb) n";
 
 // Messages written to the outbox, from the JSON array `messages`.
 std::string outbox_messages(std::string_view messages = "$5") {
@@ -370,12 +398,14 @@ constexpr std::string_view kConsumeNothing
 // change sets write. A task
 // row with `expected` is written only if the stored revision is that one;
 // nothing else of a task whose row was not written is. Returns the ids of
-// the tasks written, each with the outbox rows inserted
-// (`inserted_outbox_sql`); messages to `direct` are inserted into its queue
-// table directly (`send_messages`). The task rows are found through `id =
-// ANY(...)`: a generic plan joining the recordset (estimated at 100 rows)
+// the tasks written, a row each, then a row with a NULL id, the outbox rows
+// inserted (`inserted_outbox_sql`) and the notifications to raise
+// (`deferred_notifications_sql`); messages to `direct` are inserted into
+// its queue table directly (`send_messages`). The task rows are found through
+// `id = ANY(...)`: a generic plan joining the recordset (estimated at 100 rows)
 // scanned the whole table, 2.3 ms at 8,000 tasks and growing with it.
-std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
+std::string write_sql(bool send_with_pgmq, const std::string& direct = {},
+                      bool deferred = false) {
   return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
          "revision = r.revision, "
          "state_since = tasker.us_to_time(r.state_since), completed_at = "
@@ -404,15 +434,22 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
            "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
            "text, reason text, snapshot jsonb, notes text, at bigint) "
            "WHERE r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
-         + (send_with_pgmq ? send_messages(direct) : outbox_messages()) + ", "
+         + (send_with_pgmq ? send_messages(direct, "$5", deferred)
+                           : outbox_messages())
+         + ", "
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
          // Totals in CTEs of their own: as subqueries of the join below,
          // they ran again for every task row (quadratic in the batch).
          + ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
            "AS messages, (SELECT count(*) FROM consumed) AS consumed, "
-         + inserted_outbox_sql(send_with_pgmq)
-         + " AS outbox) SELECT t.id::text, n.outbox FROM task_rows t, totals "
-           "n";
+         + inserted_outbox_sql(send_with_pgmq) + " AS outbox, "
+         + deferred_notifications_sql(deferred)
+         // One row per task written, then the totals' row (their id NULL):
+         // the outbox rows and notifications, once, not in every task's row
+         // (a batch of N tasks returned them N times).
+         + " AS notifications) SELECT t.id::text, NULL::text, NULL::text FROM "
+           "task_rows t UNION ALL SELECT NULL::text, n.outbox, n.notifications "
+           "FROM totals n";
 }
 
 // $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
@@ -420,10 +457,12 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {}) {
 // state since, $20 completed at (us): the task as its start leaves it (or as
 // created, with no messages). Inserts nothing, and sends nothing, when the
 // identity hash exists; returns how many tasks it inserted (0 or 1), how many
-// messages it wrote and the outbox rows inserted (`inserted_outbox_sql`).
-// Messages to `direct` are inserted into its queue table directly
+// messages it wrote, the outbox rows inserted (`inserted_outbox_sql`) and
+// the notifications to raise (`deferred_notifications_sql`). Messages to
+// `direct` are inserted into its queue table directly
 // (`send_messages`).
-std::string create_sql(bool send_with_pgmq, const std::string& direct = {}) {
+std::string create_sql(bool send_with_pgmq, const std::string& direct = {},
+                       bool deferred = false) {
   return "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
          "version, context, identity_hash, idempotency_key, priority, "
          "initiator, source_system, reason, created_at, state, revision, "
@@ -457,11 +496,12 @@ std::string create_sql(bool send_with_pgmq, const std::string& direct = {}) {
          "task, jsonb_to_recordset($14::jsonb) AS e(from_step uuid, to_step "
          "uuid) RETURNING 1), "
          + transition_ctes("task, jsonb_to_recordset($15::jsonb)") + ", "
-         + (send_with_pgmq ? send_messages(direct, "$16")
+         + (send_with_pgmq ? send_messages(direct, "$16", deferred)
                            : outbox_messages("$16"))
          + " SELECT (SELECT count(*) FROM task), (SELECT count(*) FROM "
            "messages), "
-         + inserted_outbox_sql(send_with_pgmq);
+         + inserted_outbox_sql(send_with_pgmq) + ", "
+         + deferred_notifications_sql(deferred);
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -971,6 +1011,8 @@ struct PgTaskStore::State {
   std::string endpoint;
   ConnectionPool pool;
   std::string write_statement;
+  /// Creations and change batches running on this store now.
+  std::atomic<int> writes_in_flight{0};
   /// Outbox entries this store committed, for the relay to take without
   /// reading the table (`take_outbox`); bounded, as the table has them too.
   std::mutex outbox_mutex;
@@ -984,6 +1026,60 @@ struct PgTaskStore::State {
       if (committed_outbox.size() >= kCommittedOutboxKept)
         break;
       committed_outbox.push_back(std::move(entry));
+    }
+  }
+
+  /// Counts a write in `writes_in_flight` while it lives.
+  class WriteInFlight {
+   public:
+    explicit WriteInFlight(std::atomic<int>& count) : count_(count) {
+      ++count_;
+    }
+    ~WriteInFlight() {
+      --count_;
+    }
+    WriteInFlight(const WriteInFlight&) = delete;
+    WriteInFlight& operator=(const WriteInFlight&) = delete;
+
+   private:
+    std::atomic<int>& count_;
+  };
+
+  /// Whether a write of `change_sets` raises its notifications after its
+  /// commit (`kNotifySql`): when the store is busy (a batch, or another
+  /// write running), so that durable commits do not queue for PostgreSQL's
+  /// notification lock. A write alone raises them itself: one round trip
+  /// fewer before its listeners wake.
+  bool defers_notifications(std::size_t change_sets) const {
+    return options.send_with_pgmq
+           && (change_sets > 1 || writes_in_flight.load() > 1);
+  }
+
+  /// Raises the notifications committed writes deferred (JSON arrays of
+  /// [channel, payload]). A failure is logged, not returned: the writes
+  /// are committed, and listeners find their messages when they poll.
+  void raise_notifications(PooledConnection& c,
+                           const std::vector<std::string>& deferred) {
+    std::string all;
+    for (const auto& array : deferred) {
+      // Each is "[...]" with at least one element.
+      if (array.size() <= 2)
+        continue;
+      all += all.empty() ? "[" : ",";
+      all.append(array, 1, array.size() - 2);
+    }
+    if (all.empty())
+      return;
+    all += "]";
+    try {
+      pqxx::nontransaction tx{*c.connection, "notify"};
+      tx.exec_prepared(c.statement("notify_deferred", kNotifySql), all);
+    } catch (const std::exception& e) {
+      core::log_warn(kComponent,
+                     std::string{"raising notifications after a commit "
+                                 "failed (listeners will find the messages "
+                                 "when they poll): "}
+                         + e.what());
     }
   }
 
@@ -1022,16 +1118,26 @@ struct PgTaskStore::State {
   }
 
   /// Writes `writes`; returns the ids of the tasks written (a guarded
-  /// task whose revision moved on is not).
+  /// task whose revision moved on is not). With `deferred`, its
+  /// notifications are appended there instead of raised
+  /// (`raise_notifications`).
   std::set<std::string> write(PooledConnection& c, pqxx::transaction_base& tx,
                               const Writes& writes,
-                              std::vector<OutboxEntry>& inserted) {
+                              std::vector<OutboxEntry>& inserted,
+                              std::vector<std::string>* deferred) {
     auto direct
         = options.send_with_pgmq ? writes.busiest_queue() : std::string{};
-    auto statement = direct.empty() ? c.statement("write", write_statement)
-                                    : c.statement("write " + direct, [&] {
-                                        return write_sql(true, direct);
-                                      });
+    std::string statement;
+    if (deferred != nullptr)
+      statement = c.statement("write deferred " + direct, [&] {
+        return write_sql(true, direct, true);
+      });
+    else if (direct.empty())
+      statement = c.statement("write", write_statement);
+    else
+      statement = c.statement("write " + direct, [&] {
+        return write_sql(true, direct);
+      });
     auto rows = tx.exec_prepared(
         statement, writes.task_rows().dump(), writes.step_rows().dump(),
         writes.transitions.dump(), writes.dead_letters.dump(),
@@ -1039,9 +1145,14 @@ struct PgTaskStore::State {
     std::set<std::string> written;
     std::optional<std::string> outbox;
     for (const auto& row : rows) {
-      written.insert(row[0].as<std::string>());
+      if (!row[0].is_null()) {
+        written.insert(row[0].as<std::string>());
+        continue;
+      }
       if (!row[1].is_null())
         outbox = row[1].as<std::string>();
+      if (deferred != nullptr && !row[2].is_null())
+        deferred->push_back(row[2].as<std::string>());
     }
     auto entries = inserted_outbox(writes, &written, outbox);
     std::move(entries.begin(), entries.end(), std::back_inserter(inserted));
@@ -1053,11 +1164,12 @@ struct PgTaskStore::State {
   // SAVEPOINT lazily, and never when only prepared statements run in it.
   Result<std::set<std::string>>
   write_alone(PooledConnection& c, pqxx::work& tx, const Writes& writes,
-              const std::string& task_id, std::vector<OutboxEntry>& inserted) {
+              const std::string& task_id, std::vector<OutboxEntry>& inserted,
+              std::vector<std::string>* deferred) {
     tx.exec0("SAVEPOINT change_set");
     std::set<std::string> written;
     try {
-      written = write(c, tx, writes, inserted);
+      written = write(c, tx, writes, inserted, deferred);
     } catch (const pqxx::sql_error& e) {
       if (is_connection_state(e.sqlstate()))
         throw;
@@ -1075,10 +1187,15 @@ struct PgTaskStore::State {
   /// statement, unless every one comes with its basis; each change set is
   /// worked out against the task as the sets before it left it. `alone`: each
   /// set is written under its own savepoint; else all in one statement, whose
-  /// failure throws.
+  /// failure throws. The notifications go out with the commit, or after it
+  /// (`defers_notifications`).
   std::vector<Result<TaskSnapshot>>
   apply_sets(PooledConnection& c, std::span<const ChangeSet> changes,
              bool alone) {
+    WriteInFlight in_flight{writes_in_flight};
+    std::vector<std::string> notifications;
+    auto* deferred
+        = defers_notifications(changes.size()) ? &notifications : nullptr;
     std::vector<OutboxEntry> inserted;
     std::map<std::string, LoadedTask> loaded;
     // A task whose first change brings the snapshot it was decided on is
@@ -1114,22 +1231,23 @@ struct PgTaskStore::State {
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<Result<TaskSnapshot>> results;
     if (ids.empty() && !alone) {
       // Nothing to lock: one statement, committed on its own.
       pqxx::nontransaction tx{*c.connection, "apply"};
-      auto results
-          = decide_and_write(c, tx, nullptr, changes, loaded, guards, inserted);
-      note_committed(std::move(inserted));
-      return results;
+      results = decide_and_write(c, tx, nullptr, changes, loaded, guards,
+                                 inserted, deferred);
+    } else {
+      pqxx::work tx{*c.connection, "apply"};
+      if (!ids.empty())
+        loaded.merge(read_snapshots(tx.exec_prepared(
+            c.statement("lock_tasks", lock_sql()), plain_array(ids))));
+      results = decide_and_write(c, tx, alone ? &tx : nullptr, changes, loaded,
+                                 guards, inserted, deferred);
+      tx.commit();
     }
-    pqxx::work tx{*c.connection, "apply"};
-    if (!ids.empty())
-      loaded.merge(read_snapshots(tx.exec_prepared(
-          c.statement("lock_tasks", lock_sql()), plain_array(ids))));
-    auto results = decide_and_write(c, tx, alone ? &tx : nullptr, changes,
-                                    loaded, guards, inserted);
-    tx.commit();
     note_committed(std::move(inserted));
+    raise_notifications(c, notifications);
     return results;
   }
 
@@ -1141,7 +1259,8 @@ struct PgTaskStore::State {
                    pqxx::work* savepoints, std::span<const ChangeSet> changes,
                    std::map<std::string, LoadedTask>& loaded,
                    std::map<std::string, int64_t>& guards,
-                   std::vector<OutboxEntry>& inserted) {
+                   std::vector<OutboxEntry>& inserted,
+                   std::vector<std::string>* deferred) {
     const bool alone = savepoints != nullptr;
     std::vector<Result<TaskSnapshot>> results;
     std::vector<const std::string*> task_of;
@@ -1176,7 +1295,7 @@ struct PgTaskStore::State {
         if (guard != guards.end())
           planned->writes.guards.insert(*guard);
         auto written = write_alone(c, *savepoints, planned->writes,
-                                   change.task_id, inserted);
+                                   change.task_id, inserted, deferred);
         if (!written) {
           results.emplace_back(written.error());
           continue;
@@ -1196,7 +1315,7 @@ struct PgTaskStore::State {
     }
     if (!together.empty()) {
       together.guards = guards;
-      auto written = write(c, tx, together, inserted);
+      auto written = write(c, tx, together, inserted, deferred);
       for (std::size_t i = 0; i < results.size(); ++i)
         if (results[i] && guards.contains(*task_of[i])
             && !written.contains(*task_of[i]))
@@ -1307,36 +1426,46 @@ core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
   return state_->run<CreatedTask>(
       "create_task '" + request.name + "'", writes.queue(), false,
       [&](PooledConnection& c) -> Result<CreatedTask> {
-        pqxx::nontransaction tx{*c.connection};
-        auto statement
-            = c.statement(direct.empty() ? std::string{"create_task"}
-                                         : "create_task " + direct,
-                          [&] {
-                            return create_sql(send_with_pgmq, direct);
-                          });
-        auto row = tx.exec_prepared1(
-            statement, task.id, task.namespace_name, task.name, task.version,
-            task.context.dump(), task.identity_hash, task.idempotency_key,
-            task.priority, task.initiator, task.source_system, task.reason,
-            to_us(now), steps.dump(), edges.dump(), transitions.dump(),
-            writes.messages.dump(), std::string{to_string(task.state)},
-            task.revision, to_us(task.state_since), completed_at);
-        if (row[0].as<int64_t>() == 1) {
+        State::WriteInFlight in_flight{state_->writes_in_flight};
+        const bool deferred = state_->defers_notifications(1);
+        std::optional<std::string> notifications;
+        {
+          pqxx::nontransaction tx{*c.connection};
+          auto statement = c.statement(
+              std::string{deferred ? "create_task deferred" : "create_task"}
+                  + (direct.empty() ? "" : " " + direct),
+              [&] {
+                return create_sql(send_with_pgmq, direct, deferred);
+              });
+          auto row = tx.exec_prepared1(
+              statement, task.id, task.namespace_name, task.name, task.version,
+              task.context.dump(), task.identity_hash, task.idempotency_key,
+              task.priority, task.initiator, task.source_system, task.reason,
+              to_us(now), steps.dump(), edges.dump(), transitions.dump(),
+              writes.messages.dump(), std::string{to_string(task.state)},
+              task.revision, to_us(task.state_since), completed_at);
+          if (row[0].as<int64_t>() != 1) {
+            auto existing = read_snapshots(tx.exec_prepared(
+                c.statement("load_by_identity", identity_sql()),
+                task.identity_hash));
+            if (existing.empty())
+              return Error{ErrorCode::backend_error,
+                           "task store create_task '" + request.name
+                               + "': identity hash " + task.identity_hash
+                               + " is taken, but by no visible task"};
+            return CreatedTask{std::move(existing.begin()->second.snapshot),
+                               false};
+          }
           state_->note_committed(inserted_outbox(
               writes, nullptr,
               row[2].is_null() ? std::nullopt
                                : std::optional{row[2].as<std::string>()}));
-          return CreatedTask{std::move(snapshot), true, started.has_value()};
+          if (!row[3].is_null())
+            notifications = row[3].as<std::string>();
         }
-        auto existing = read_snapshots(
-            tx.exec_prepared(c.statement("load_by_identity", identity_sql()),
-                             task.identity_hash));
-        if (existing.empty())
-          return Error{ErrorCode::backend_error,
-                       "task store create_task '" + request.name
-                           + "': identity hash " + task.identity_hash
-                           + " is taken, but by no visible task"};
-        return CreatedTask{std::move(existing.begin()->second.snapshot), false};
+        if (notifications)
+          state_->raise_notifications(c, {*notifications});
+        return CreatedTask{std::move(snapshot), true, started.has_value()};
       });
 }
 

@@ -380,6 +380,57 @@ TEST_CASE("a batch sending to two queues delivers every message, each "
   }
 }
 
+// Executions of the store's statement that raises deferred notifications,
+// in this process's database (pg_stat_statements, which the test servers
+// preload).
+int64_t deferred_notify_calls() {
+  pqxx::connection c{store_database().url()};
+  pqxx::nontransaction tx{c};
+  tx.exec0("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  return tx
+      .exec1("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
+             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+             "current_database()) AND query LIKE '%set_config(%pg_notify(%'")[0]
+      .as<int64_t>();
+}
+
+TEST_CASE("a batch raises its notifications after its commit, in a "
+          "transaction of its own; a write alone raises them itself") {
+  PgmqQueue queue;
+  Recorder recorder;
+  auto subscription = queue.listen(recorder);
+  auto store = connect_store(store_database().url(), true);
+  std::vector<ChangeSet> batch;
+  for (int i = 0; i < 3; ++i)
+    batch.push_back(
+        enqueue_change(create(store, queue.ns, i).snapshot, "a", Clock::now()));
+  auto alone
+      = enqueue_change(create(store, queue.ns, 3).snapshot, "a", Clock::now());
+  auto before = deferred_notify_calls();
+
+  auto applied = store.apply(alone);
+  REQUIRE_MESSAGE(applied.ok(), applied.error().to_string());
+  REQUIRE(recorder.wait_for(1).size() == 1);
+  CHECK(deferred_notify_calls() == before);
+
+  for (const auto& result : store.apply_batch(batch))
+    REQUIRE_MESSAGE(result.ok(), result.error().to_string());
+  auto notified = recorder.wait_for(4);
+  REQUIRE(notified.size() == 4);
+  CHECK(deferred_notify_calls() == before + 1);
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == 4);
+  for (const auto& message : *received)
+    CHECK(std::count_if(notified.begin(), notified.end(),
+                        [&](const auto& n) {
+                          const auto* available = std::get_if<Available>(&n);
+                          return available != nullptr
+                                 && available->msg_id == message.id;
+                        })
+          == 1);
+}
+
 TEST_CASE("a batch whose write fails is redone with a savepoint per change "
           "set") {
   PgmqQueue queue;
@@ -391,6 +442,8 @@ TEST_CASE("a batch whose write fails is redone with a savepoint per change "
   for (const auto& task : tasks)
     batch.push_back(enqueue_change(task.snapshot, "a", Clock::now()));
   batch[1].messages[0].queue = "worker_" + unique_name("gone") + "_queue";
+  Recorder recorder;
+  auto subscription = queue.listen(recorder);
 
   auto results = store.apply_batch(batch);
   REQUIRE(results.size() == 3);
@@ -407,6 +460,13 @@ TEST_CASE("a batch whose write fails is redone with a savepoint per change "
   auto metrics = queue.provider.metrics(queue.name);
   REQUIRE(metrics.ok());
   CHECK(metrics->depth == 2);
+  // The two written change sets are announced (together, after the
+  // commit), the undone one is not.
+  CHECK(recorder.wait_for(2).size() == 2);
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  CHECK(received->size() == 2);
+  CHECK(recorder.wait_for(2).size() == 2);
 }
 
 TEST_CASE("a batch applies change sets of one task in order") {
