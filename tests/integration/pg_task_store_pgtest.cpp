@@ -133,6 +133,15 @@ struct PgmqQueue {
   }
 };
 
+// A store that sends through PGMQ, and a queue whose notifications are
+// recorded.
+struct NotifiedQueue {
+  PgmqQueue queue;
+  Recorder recorder;
+  tasker::messaging::Subscription subscription = queue.listen(recorder);
+  PgTaskStore store = connect_store(store_database().url(), true);
+};
+
 CreatedTask create(PgTaskStore& store, const std::string& ns, int n) {
   auto created = store.create_task(diamond_request(ns, {{"n", n}}));
   REQUIRE_MESSAGE(created.ok(), created.error().to_string());
@@ -235,10 +244,8 @@ TEST_CASE("of two concurrent applies of one change set, one wins and the "
 
 TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
           "transaction and wake listeners") {
-  PgmqQueue queue;
-  Recorder recorder;
-  auto subscription = queue.listen(recorder);
-  auto store = connect_store(store_database().url(), true);
+  NotifiedQueue f;
+  auto& [queue, recorder, subscription, store] = f;
   CHECK_FALSE(store.sends_with_outbox());
   CHECK(connect_store(store_database().url()).sends_with_outbox());
   auto created = create(store, queue.ns, 1);
@@ -285,10 +292,8 @@ TEST_CASE("with send_with_pgmq, messages go to PGMQ in the change's "
 
 TEST_CASE("with send_with_pgmq, a task created with its start sends the "
           "start's messages in the creating statement and wakes listeners") {
-  PgmqQueue queue;
-  Recorder recorder;
-  auto subscription = queue.listen(recorder);
-  auto store = connect_store(store_database().url(), true);
+  NotifiedQueue f;
+  auto& [queue, recorder, subscription, store] = f;
   StartPlanner start = [](const TaskSnapshot& laid_out) {
     return tasker::core::Result<ChangeSet>{
         enqueue_change(laid_out, "a", Clock::now())};
@@ -396,10 +401,8 @@ int64_t deferred_notify_calls() {
 
 TEST_CASE("a batch raises its notifications after its commit, in a "
           "transaction of its own; a write alone raises them itself") {
-  PgmqQueue queue;
-  Recorder recorder;
-  auto subscription = queue.listen(recorder);
-  auto store = connect_store(store_database().url(), true);
+  NotifiedQueue f;
+  auto& [queue, recorder, subscription, store] = f;
   std::vector<ChangeSet> batch;
   for (int i = 0; i < 3; ++i)
     batch.push_back(
