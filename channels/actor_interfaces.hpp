@@ -82,7 +82,7 @@ using event_system_actor = caf::typed_actor<
 /// An orchestration shard: the processor's commands for the tasks it owns
 /// (serialized per task), plus its batching signal.
 using orchestration_shard_actor
-    = orchestration_processor_actor::extend<caf::reacts_to<FlushResults>>;
+    = orchestration_processor_actor::extend<caf::reacts_to<FlushBatches>>;
 
 /// The worker's step executor: the worker processor's commands, plus the
 /// signals its handler threads and timers send it.

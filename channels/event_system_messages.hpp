@@ -275,16 +275,16 @@ typename Inspector::result_type inspect(Inspector& f, EventSystemStatus& x) {
            x.poll_timer, x.stats);
 }
 
-/// An orchestration shard's own signal: process the step results that
-/// arrived since the last batch.
-struct FlushResults {
-  friend bool operator==(const FlushResults&, const FlushResults&) = default;
+/// An orchestration shard's own signal: process the task requests and the
+/// step results that arrived since the last batches.
+struct FlushBatches {
+  friend bool operator==(const FlushBatches&, const FlushBatches&) = default;
 };
 
-/// Inspects a `FlushResults`.
+/// Inspects a `FlushBatches`.
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, FlushResults&) {
-  return f(caf::meta::type_name("FlushResults"));
+typename Inspector::result_type inspect(Inspector& f, FlushBatches&) {
+  return f(caf::meta::type_name("FlushBatches"));
 }
 
 /// Send what waits in the task store's outbox now.

@@ -72,7 +72,7 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::GetEventSystemStatus))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::EventSystemStatus))
 
 // orchestration internals
-CAF_ADD_TYPE_ID(tasker, (tasker::channels::FlushResults))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::FlushBatches))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::RelayOutbox))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::SweepTick))
 // worker internals

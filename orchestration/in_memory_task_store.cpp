@@ -25,6 +25,7 @@ struct InMemoryTaskStore::State {
   InMemoryTaskStoreOptions options;
   std::mutex mutex;
   std::size_t loads = 0;
+  std::size_t creation_batches = 0;
   std::unordered_map<std::string, TaskSnapshot> tasks;
   /// Task ids in creation order; forgotten ones stay until compacted.
   std::vector<std::string> order;
@@ -152,6 +153,20 @@ InMemoryTaskStore::create_task(const NewTask& request,
   return CreatedTask{stored, true};
 }
 
+std::vector<core::Result<CreatedTask>>
+InMemoryTaskStore::create_tasks(std::span<const NewTask> requests,
+                                const StartPlanner& start) {
+  {
+    std::lock_guard<std::mutex> guard{state_->mutex};
+    ++state_->creation_batches;
+  }
+  std::vector<core::Result<CreatedTask>> out;
+  out.reserve(requests.size());
+  for (const auto& request : requests)
+    out.push_back(create_task(request, start));
+  return out;
+}
+
 core::Result<TaskSnapshot> InMemoryTaskStore::load(const std::string& task_id) {
   std::lock_guard<std::mutex> guard{state_->mutex};
   ++state_->loads;
@@ -173,6 +188,11 @@ InMemoryTaskStore::task_state(const std::string& task_id) {
 std::size_t InMemoryTaskStore::loads() const {
   std::lock_guard<std::mutex> guard{state_->mutex};
   return state_->loads;
+}
+
+std::size_t InMemoryTaskStore::creation_batches() const {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  return state_->creation_batches;
 }
 
 core::Result<TaskSnapshot> InMemoryTaskStore::apply(const ChangeSet& change) {

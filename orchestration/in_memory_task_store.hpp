@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 
 namespace tasker::orchestration {
 
@@ -26,10 +27,17 @@ class InMemoryTaskStore {
 
   core::Result<CreatedTask> create_task(const NewTask& request,
                                         const StartPlanner& start = {});
+  /// One `create_task` after another.
+  std::vector<core::Result<CreatedTask>>
+  create_tasks(std::span<const NewTask> requests,
+               const StartPlanner& start = {});
   core::Result<TaskSnapshot> load(const std::string& task_id);
   /// How many times `load` ran: deciding a result the shard remembers the
   /// task of reads nothing, which tests check.
   std::size_t loads() const;
+  /// How many times `create_tasks` ran: a shard creates the tasks of
+  /// requests that arrive together in one call, which tests check.
+  std::size_t creation_batches() const;
   core::Result<TaskState> task_state(const std::string& task_id);
   core::Result<TaskSnapshot> apply(const ChangeSet& change);
   std::vector<core::Result<TaskSnapshot>>

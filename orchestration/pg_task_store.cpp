@@ -377,6 +377,25 @@ std::string inserted_outbox_sql(bool send_with_pgmq) {
                "ORDER BY m.id), '[]'::jsonb) FROM messages m)::text";
 }
 
+// The end of a statement writing tasks (`task_rows`) and `messages`: one
+// row per task written, then the totals' row (their id NULL) with the
+// outbox rows inserted and the notifications to raise, once, not in every
+// task's row (a batch of N tasks returned them N times). The totals are a
+// CTE of their own: as subqueries joined to the task rows they ran again
+// for every row (quadratic in the batch). Counting the messages makes
+// their CTE run, which raises or selects the notifications.
+// `more_totals` adds counts ("(...) AS name, ").
+std::string written_rows_sql(bool send_with_pgmq, bool deferred,
+                             std::string_view more_totals = {}) {
+  return ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
+         "AS messages, "
+         + std::string{more_totals} + inserted_outbox_sql(send_with_pgmq)
+         + " AS outbox, " + deferred_notifications_sql(deferred)
+         + " AS notifications) SELECT t.id::text, NULL::text, NULL::text FROM "
+           "task_rows t UNION ALL SELECT NULL::text, n.outbox, n.notifications "
+           "FROM totals n";
+}
+
 // Step results answered by the changes written ($6: task_id, msg_id),
 // deleted from the results queue's table by this statement itself (the
 // store's connections plan without sequential scans, so the delete goes
@@ -438,70 +457,65 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {},
                            : outbox_messages())
          + ", "
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
-         // Totals in CTEs of their own: as subqueries of the join below,
-         // they ran again for every task row (quadratic in the batch).
-         + ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
-           "AS messages, (SELECT count(*) FROM consumed) AS consumed, "
-         + inserted_outbox_sql(send_with_pgmq) + " AS outbox, "
-         + deferred_notifications_sql(deferred)
-         // One row per task written, then the totals' row (their id NULL):
-         // the outbox rows and notifications, once, not in every task's row
-         // (a batch of N tasks returned them N times).
-         + " AS notifications) SELECT t.id::text, NULL::text, NULL::text FROM "
-           "task_rows t UNION ALL SELECT NULL::text, n.outbox, n.notifications "
-           "FROM totals n";
+         + written_rows_sql(send_with_pgmq, deferred,
+                            "(SELECT count(*) FROM consumed) AS consumed, ");
 }
 
-// $1 id, $2-$11 the task's fields, $12 now (us), $13 steps, $14 edges,
-// $15 transitions, $16 messages (JSON arrays), $17 state, $18 revision, $19
-// state since, $20 completed at (us): the task as its start leaves it (or as
-// created, with no messages). Inserts nothing, and sends nothing, when the
-// identity hash exists; returns how many tasks it inserted (0 or 1), how many
-// messages it wrote, the outbox rows inserted (`inserted_outbox_sql`) and
-// the notifications to raise (`deferred_notifications_sql`). Messages to
-// `direct` are inserted into its queue table directly
-// (`send_messages`).
+// $1 tasks, $2 steps, $3 edges, $4 transitions, $5 messages (JSON arrays,
+// each row naming its task): tasks as their start leaves them (or as
+// created, with no messages). A task whose identity hash exists is not
+// inserted, and nothing of it is written or sent. Returns the ids of the
+// tasks inserted, a row each, then a row with a NULL id, the outbox rows
+// inserted (`inserted_outbox_sql`) and the notifications to raise
+// (`deferred_notifications_sql`). Messages to `direct` are inserted into
+// its queue table directly (`send_messages`).
 std::string create_sql(bool send_with_pgmq, const std::string& direct = {},
                        bool deferred = false) {
-  return "WITH task AS (INSERT INTO tasker.tasks (id, namespace, name, "
+  return "WITH task_rows AS (INSERT INTO tasker.tasks (id, namespace, name, "
          "version, context, identity_hash, idempotency_key, priority, "
          "initiator, source_system, reason, created_at, state, revision, "
-         "state_since, completed_at) VALUES ($1::uuid, $2, $3, $4, $5::jsonb, "
-         "$6, $7, $8::integer, $9, $10, $11, tasker.us_to_time($12::bigint), "
-         "$17, $18::bigint, tasker.us_to_time($19::bigint), "
-         "tasker.us_to_time($20::bigint)) ON CONFLICT "
-         "(identity_hash) DO NOTHING RETURNING id), "
-         "task_rows AS (SELECT id FROM task), "
+         "state_since, completed_at) SELECT r.id, r.namespace, r.name, "
+         "r.version, r.context, r.identity_hash, r.idempotency_key, "
+         "r.priority, r.initiator, r.source_system, r.reason, "
+         "tasker.us_to_time(r.created_at), r.state, r.revision, "
+         "tasker.us_to_time(r.state_since), tasker.us_to_time(r.completed_at) "
+         "FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, namespace text, "
+         "name text, version text, context jsonb, identity_hash text, "
+         "idempotency_key text, priority integer, initiator text, "
+         "source_system text, reason text, created_at bigint, state text, "
+         "revision bigint, state_since bigint, completed_at bigint) ON "
+         "CONFLICT (identity_hash) DO NOTHING RETURNING id), "
          "steps AS (INSERT INTO tasker.workflow_steps (id, task_id, name, "
          "position, handler, handler_initialization, retryable, max_attempts, "
          "backoff, backoff_base_ms, max_backoff_ms, jitter_percent, "
          "timeout_seconds, state, attempts, results, last_error, "
          "next_retry_at, enqueued_at, completed_at, updated_at) SELECT s.id, "
-         "task.id, s.name, s.position, s.handler, s.handler_initialization, "
+         "s.task_id, s.name, s.position, s.handler, s.handler_initialization, "
          "s.retryable, s.max_attempts, s.backoff, s.backoff_base_ms, "
          "s.max_backoff_ms, s.jitter_percent, s.timeout_seconds, s.state, "
          "s.attempts, s.results, s.last_error, "
          "tasker.us_to_time(s.next_retry_at), "
          "tasker.us_to_time(s.enqueued_at), "
          "tasker.us_to_time(s.completed_at), tasker.us_to_time(s.updated_at) "
-         "FROM task, jsonb_to_recordset($13::jsonb) AS s(id uuid, name text, "
-         "position integer, handler text, handler_initialization jsonb, "
-         "retryable boolean, max_attempts integer, backoff text, "
+         "FROM jsonb_to_recordset($2::jsonb) AS s(id uuid, task_id uuid, "
+         "name text, position integer, handler text, handler_initialization "
+         "jsonb, retryable boolean, max_attempts integer, backoff text, "
          "backoff_base_ms bigint, max_backoff_ms bigint, jitter_percent "
          "integer, timeout_seconds integer, state text, attempts integer, "
          "results jsonb, last_error jsonb, next_retry_at bigint, enqueued_at "
-         "bigint, completed_at bigint, updated_at bigint) RETURNING 1), "
+         "bigint, completed_at bigint, updated_at bigint) WHERE s.task_id IN "
+         "(SELECT id FROM task_rows) RETURNING 1), "
          "edges AS (INSERT INTO tasker.workflow_step_edges (task_id, "
-         "from_step, to_step) SELECT task.id, e.from_step, e.to_step FROM "
-         "task, jsonb_to_recordset($14::jsonb) AS e(from_step uuid, to_step "
-         "uuid) RETURNING 1), "
-         + transition_ctes("task, jsonb_to_recordset($15::jsonb)") + ", "
-         + (send_with_pgmq ? send_messages(direct, "$16", deferred)
-                           : outbox_messages("$16"))
-         + " SELECT (SELECT count(*) FROM task), (SELECT count(*) FROM "
-           "messages), "
-         + inserted_outbox_sql(send_with_pgmq) + ", "
-         + deferred_notifications_sql(deferred);
+         "from_step, to_step) SELECT e.task_id, e.from_step, e.to_step FROM "
+         "jsonb_to_recordset($3::jsonb) AS e(task_id uuid, from_step uuid, "
+         "to_step uuid) WHERE e.task_id IN (SELECT id FROM task_rows) "
+         "RETURNING 1), "
+         + transition_ctes("jsonb_to_recordset($4::jsonb)",
+                           "r.task_id IN (SELECT id FROM task_rows)")
+         + ", "
+         + (send_with_pgmq ? send_messages(direct, "$5", deferred)
+                           : outbox_messages("$5"))
+         + written_rows_sql(send_with_pgmq, deferred);
 }
 
 // In the order the rows were written: their ids are drawn while the task
@@ -911,6 +925,41 @@ inserted_outbox(const Writes& writes, const std::set<std::string>* written,
   return out;
 }
 
+/// What a statement ending in `written_rows_sql` returned.
+struct WrittenRows {
+  /// The ids of the tasks written.
+  std::set<std::string> tasks;
+  /// The outbox rows inserted (`inserted_outbox_sql`).
+  std::optional<std::string> outbox;
+  /// The notifications it selected (`deferred_notifications_sql`).
+  std::optional<std::string> notifications;
+};
+
+WrittenRows read_written(const pqxx::result& rows) {
+  WrittenRows out;
+  for (const auto& row : rows) {
+    if (!row[0].is_null()) {
+      out.tasks.insert(row[0].as<std::string>());
+      continue;
+    }
+    if (!row[1].is_null())
+      out.outbox = row[1].as<std::string>();
+    if (!row[2].is_null())
+      out.notifications = row[2].as<std::string>();
+  }
+  return out;
+}
+
+// The outcomes of a batch, every one of them set.
+template <class T>
+std::vector<Result<T>> unwrapped(std::vector<std::optional<Result<T>>> all) {
+  std::vector<Result<T>> out;
+  out.reserve(all.size());
+  for (auto& outcome : all)
+    out.push_back(std::move(*outcome));
+  return out;
+}
+
 /// A change set worked out: the task after it and what it writes.
 struct Planned {
   TaskSnapshot after;
@@ -1142,21 +1191,12 @@ struct PgTaskStore::State {
         statement, writes.task_rows().dump(), writes.step_rows().dump(),
         writes.transitions.dump(), writes.dead_letters.dump(),
         writes.messages.dump(), writes.consumed.dump());
-    std::set<std::string> written;
-    std::optional<std::string> outbox;
-    for (const auto& row : rows) {
-      if (!row[0].is_null()) {
-        written.insert(row[0].as<std::string>());
-        continue;
-      }
-      if (!row[1].is_null())
-        outbox = row[1].as<std::string>();
-      if (deferred != nullptr && !row[2].is_null())
-        deferred->push_back(row[2].as<std::string>());
-    }
-    auto entries = inserted_outbox(writes, &written, outbox);
+    auto written = read_written(rows);
+    if (deferred != nullptr && written.notifications)
+      deferred->push_back(std::move(*written.notifications));
+    auto entries = inserted_outbox(writes, &written.tasks, written.outbox);
     std::move(entries.begin(), entries.end(), std::back_inserter(inserted));
-    return written;
+    return std::move(written.tasks);
   }
 
   // Writes one change set under a savepoint: an SQL error undoes it alone.
@@ -1373,100 +1413,154 @@ core::Result<PgTaskStore> PgTaskStore::connect(PgTaskStoreOptions options) {
 
 core::Result<CreatedTask> PgTaskStore::create_task(const NewTask& request,
                                                    const StartPlanner& start) {
+  return std::move(create_tasks(std::span{&request, 1}, start).front());
+}
+
+std::vector<core::Result<CreatedTask>>
+PgTaskStore::create_tasks(std::span<const NewTask> requests,
+                          const StartPlanner& start) {
   auto now = truncated(Clock::now());
-  auto laid_out = new_task_snapshot(request, now);
-  if (!laid_out)
-    return laid_out.error();
   const bool send_with_pgmq = state_->options.send_with_pgmq;
-  // The start, worked out on the task as laid out, is written by the same
-  // statement: the task's rows are inserted as the start leaves them.
-  std::optional<Planned> started;
-  if (start)
-    if (auto change = start(*laid_out))
-      if (auto planned
-          = plan_change(LoadedTask{*laid_out, false}, *change, send_with_pgmq))
-        started = std::move(*planned);
-  auto transitions = json::array();
-  for (const auto& row : creation_history(*laid_out, now))
-    transitions.push_back(transition_row(row));
-  Writes writes;
-  if (started) {
-    writes = std::move(started->writes);
-    for (auto& row : writes.transitions)
-      transitions.push_back(std::move(row));
-  }
-  auto snapshot = started ? std::move(started->after) : std::move(*laid_out);
-  const auto& task = snapshot.task;
+  std::vector<std::optional<Result<CreatedTask>>> outcomes(requests.size());
+  // The tasks laid out (as their start leaves them), by request.
+  std::vector<std::optional<CreatedTask>> laid_out(requests.size());
+  auto tasks = json::array();
   auto steps = json::array();
   auto edges = json::array();
-  for (const auto& record : snapshot.steps) {
-    for (const auto& parent : record.parents)
-      edges.push_back({{"from_step", parent}, {"to_step", record.id}});
-    auto row = step_state_row(record);
-    row.update(
-        {{"id", record.id},
-         {"name", record.name},
-         {"position", static_cast<int64_t>(steps.size())},
-         {"handler", record.handler},
-         {"handler_initialization", record.handler_initialization},
-         {"retryable", record.retry.retryable},
-         {"max_attempts", record.retry.max_attempts},
-         {"backoff", config::to_string(record.retry.backoff)},
-         {"backoff_base_ms", record.retry.backoff_base_ms},
-         {"max_backoff_ms", record.retry.max_backoff_ms},
-         {"jitter_percent", record.retry.jitter_percent},
-         {"timeout_seconds",
-          record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
-    steps.push_back(std::move(row));
+  Writes writes;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto created = new_task_snapshot(requests[i], now);
+    if (!created) {
+      outcomes[i] = created.error();
+      continue;
+    }
+    // The start, worked out on the task as laid out, is written by the same
+    // statement: the task's rows are inserted as the start leaves them.
+    std::optional<Planned> started;
+    if (start)
+      if (auto change = start(*created))
+        if (auto planned
+            = plan_change(LoadedTask{*created, false}, *change, send_with_pgmq))
+          started = std::move(*planned);
+    for (const auto& row : creation_history(*created, now))
+      writes.transitions.push_back(transition_row(row));
+    if (started)
+      writes.merge(std::move(started->writes));
+    auto& snapshot = started ? started->after : *created;
+    const auto& task = snapshot.task;
+    tasks.push_back(
+        {{"id", task.id},
+         {"namespace", task.namespace_name},
+         {"name", task.name},
+         {"version", task.version},
+         {"context", task.context},
+         {"identity_hash", task.identity_hash},
+         {"idempotency_key",
+          task.idempotency_key ? json(*task.idempotency_key) : json()},
+         {"priority", task.priority},
+         {"initiator", task.initiator},
+         {"source_system", task.source_system},
+         {"reason", task.reason},
+         {"created_at", to_us(now)},
+         {"state", to_string(task.state)},
+         {"revision", task.revision},
+         {"state_since", to_us(task.state_since)},
+         {"completed_at", us_or_null(task.completed_at)}});
+    for (std::size_t position = 0; position < snapshot.steps.size();
+         ++position) {
+      const auto& record = snapshot.steps[position];
+      for (const auto& parent : record.parents)
+        edges.push_back({{"task_id", task.id},
+                         {"from_step", parent},
+                         {"to_step", record.id}});
+      auto row = step_state_row(record);
+      row.update(
+          {{"id", record.id},
+           {"task_id", task.id},
+           {"name", record.name},
+           {"position", static_cast<int64_t>(position)},
+           {"handler", record.handler},
+           {"handler_initialization", record.handler_initialization},
+           {"retryable", record.retry.retryable},
+           {"max_attempts", record.retry.max_attempts},
+           {"backoff", config::to_string(record.retry.backoff)},
+           {"backoff_base_ms", record.retry.backoff_base_ms},
+           {"max_backoff_ms", record.retry.max_backoff_ms},
+           {"jitter_percent", record.retry.jitter_percent},
+           {"timeout_seconds",
+            record.timeout_seconds ? json(*record.timeout_seconds) : json()}});
+      steps.push_back(std::move(row));
+    }
+    laid_out[i] = CreatedTask{std::move(snapshot), true, started.has_value()};
   }
+  if (tasks.empty())
+    return unwrapped(std::move(outcomes));
   auto direct = send_with_pgmq ? writes.busiest_queue() : std::string{};
-  std::optional<int64_t> completed_at;
-  if (task.completed_at)
-    completed_at = to_us(*task.completed_at);
-  return state_->run<CreatedTask>(
-      "create_task '" + request.name + "'", writes.queue(), false,
-      [&](PooledConnection& c) -> Result<CreatedTask> {
+  auto inserted = state_->run<std::set<std::string>>(
+      requests.size() == 1
+          ? "create_task '" + requests.front().name + "'"
+          : "create_tasks (" + std::to_string(tasks.size()) + " tasks)",
+      writes.queue(), false,
+      [&](PooledConnection& c) -> Result<std::set<std::string>> {
         State::WriteInFlight in_flight{state_->writes_in_flight};
-        const bool deferred = state_->defers_notifications(1);
-        std::optional<std::string> notifications;
+        const bool deferred = state_->defers_notifications(tasks.size());
+        WrittenRows written;
         {
           pqxx::nontransaction tx{*c.connection};
           auto statement = c.statement(
-              std::string{deferred ? "create_task deferred" : "create_task"}
+              std::string{deferred ? "create_tasks deferred" : "create_tasks"}
                   + (direct.empty() ? "" : " " + direct),
               [&] {
                 return create_sql(send_with_pgmq, direct, deferred);
               });
-          auto row = tx.exec_prepared1(
-              statement, task.id, task.namespace_name, task.name, task.version,
-              task.context.dump(), task.identity_hash, task.idempotency_key,
-              task.priority, task.initiator, task.source_system, task.reason,
-              to_us(now), steps.dump(), edges.dump(), transitions.dump(),
-              writes.messages.dump(), std::string{to_string(task.state)},
-              task.revision, to_us(task.state_since), completed_at);
-          if (row[0].as<int64_t>() != 1) {
-            auto existing = read_snapshots(tx.exec_prepared(
-                c.statement("load_by_identity", identity_sql()),
-                task.identity_hash));
-            if (existing.empty())
-              return Error{ErrorCode::backend_error,
-                           "task store create_task '" + request.name
-                               + "': identity hash " + task.identity_hash
-                               + " is taken, but by no visible task"};
-            return CreatedTask{std::move(existing.begin()->second.snapshot),
-                               false};
-          }
-          state_->note_committed(inserted_outbox(
-              writes, nullptr,
-              row[2].is_null() ? std::nullopt
-                               : std::optional{row[2].as<std::string>()}));
-          if (!row[3].is_null())
-            notifications = row[3].as<std::string>();
+          written = read_written(tx.exec_prepared(
+              statement, tasks.dump(), steps.dump(), edges.dump(),
+              writes.transitions.dump(), writes.messages.dump()));
         }
-        if (notifications)
-          state_->raise_notifications(c, {*notifications});
-        return CreatedTask{std::move(snapshot), true, started.has_value()};
+        state_->note_committed(
+            inserted_outbox(writes, &written.tasks, written.outbox));
+        if (written.notifications)
+          state_->raise_notifications(c, {*written.notifications});
+        return std::move(written.tasks);
       });
+  if (!inserted && tasks.size() > 1
+      && inserted.error().code() != ErrorCode::backend_unavailable) {
+    // One task's rows failed the batch (an id taken, say): each alone, so
+    // that only that one fails.
+    for (std::size_t i = 0; i < requests.size(); ++i)
+      if (laid_out[i])
+        outcomes[i] = create_task(requests[i], start);
+    return unwrapped(std::move(outcomes));
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!laid_out[i])
+      continue;
+    if (!inserted) {
+      outcomes[i] = inserted.error();
+      continue;
+    }
+    if (inserted->contains(laid_out[i]->snapshot.task.id)) {
+      outcomes[i] = std::move(*laid_out[i]);
+      continue;
+    }
+    // Its identity hash is taken: the task that has it is the answer.
+    const auto& identity = laid_out[i]->snapshot.task.identity_hash;
+    outcomes[i] = state_->run<CreatedTask>(
+        "create_task '" + requests[i].name + "'", {}, true,
+        [&](PooledConnection& c) -> Result<CreatedTask> {
+          pqxx::nontransaction tx{*c.connection};
+          auto existing = read_snapshots(tx.exec_prepared(
+              c.statement("load_by_identity", identity_sql()), identity));
+          if (existing.empty())
+            return Error{ErrorCode::backend_error,
+                         "task store create_task '" + requests[i].name
+                             + "': identity hash " + identity
+                             + " is taken, but by no visible task"};
+          return CreatedTask{std::move(existing.begin()->second.snapshot),
+                             false};
+        });
+  }
+  return unwrapped(std::move(outcomes));
 }
 
 core::Result<TaskSnapshot> PgTaskStore::load(const std::string& task_id) {

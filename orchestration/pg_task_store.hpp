@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,13 @@ class PgTaskStore {
   /// trip; two when the identity exists already).
   core::Result<CreatedTask> create_task(const NewTask& request,
                                         const StartPlanner& start = {});
+  /// Stores several tasks as `create_task` does, all in one statement
+  /// (one commit); an outcome per request, in order. If the statement
+  /// fails (a task's id taken, say), each task is created alone, so only
+  /// the failing ones fail.
+  std::vector<core::Result<CreatedTask>>
+  create_tasks(std::span<const NewTask> requests,
+               const StartPlanner& start = {});
   /// Returns the task and its steps (one round trip).
   core::Result<TaskSnapshot> load(const std::string& task_id);
   /// Returns the task's state alone (one small round trip).

@@ -55,14 +55,14 @@ TaskShard::behavior_type TaskShard::make_behavior() {
   using namespace channels;
   return {
       [this](InitializeTask& command) {
-        return reply(initialize(command.request));
+        return initialize(command.request);
       },
       [this](InitializeTaskFromMessage& command) {
-        return reply(initialize_from(claim(command.message), command.task_id));
+        return initialize_from(claim(command.message), command.task_id);
       },
       [this](InitializeTaskFromMessageEvent& command) {
-        return reply(initialize_from(read(command.queue, command.msg_id),
-                                     command.task_id));
+        return initialize_from(read(command.queue, command.msg_id),
+                               command.task_id);
       },
       [this](ProcessStepResult& command) {
         auto promise = make_response_promise<StepResultProcessed>();
@@ -120,7 +120,7 @@ TaskShard::behavior_type TaskShard::make_behavior() {
         return OrchestrationHealth{
             true, true, true, static_cast<int64_t>(pending_.size()), 0, ""};
       },
-      [this](FlushResults&) {
+      [this](FlushBatches&) {
         flush();
       },
   };
@@ -146,8 +146,8 @@ TaskShard::read(const std::string& queue, int64_t id) {
   return *got;
 }
 
-core::Result<channels::TaskInitialized>
-TaskShard::initialize(const channels::TaskRequest& request) {
+core::Result<NewTask>
+TaskShard::new_task_for(const channels::TaskRequest& request) {
   auto context = nlohmann::json::parse(request.context_json, nullptr, false);
   if (context.is_discarded())
     return core::Error{core::ErrorCode::invalid_argument,
@@ -173,11 +173,73 @@ TaskShard::initialize(const channels::TaskRequest& request) {
   if (!new_task)
     return new_task.error();
   new_task->id = request.task_id;
+  return new_task;
+}
+
+TaskShard::CreationPromise
+TaskShard::initialize(const channels::TaskRequest& request) {
+  return enqueue_creation(std::nullopt, request);
+}
+
+TaskShard::CreationPromise
+TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message,
+                           const std::string& task_id) {
+  auto promise = make_response_promise<channels::TaskInitialized>();
+  if (!message) {
+    promise.deliver(channels::TaskInitialized{});
+    return promise;
+  }
+  auto request = channels::task_request_from_json(message->payload);
+  if (!request) {
+    dead_letter(*message, request.error().message());
+    promise.deliver(channels::TaskInitialized{});
+    return promise;
+  }
+  request->task_id = task_id;
+  return enqueue_creation(std::move(message), *request);
+}
+
+TaskShard::CreationPromise
+TaskShard::enqueue_creation(std::optional<messaging::QueuedMessage> message,
+                            const channels::TaskRequest& request) {
+  PendingCreation pending{{},
+                          std::move(message),
+                          make_response_promise<channels::TaskInitialized>()};
+  auto promise = pending.promise;
+  auto task = new_task_for(request);
+  if (!task) {
+    settle(pending, task.error());
+    return promise;
+  }
+  pending.task = std::move(*task);
+  creations_.push_back(std::move(pending));
+  schedule_flush();
+  return promise;
+}
+
+void TaskShard::flush_creations() {
+  auto count = std::min(creations_.size(), options_.max_creations);
+  if (count == 0)
+    return;
+  std::vector<PendingCreation> batch(
+      std::make_move_iterator(creations_.begin()),
+      std::make_move_iterator(creations_.begin() + count));
+  creations_.erase(creations_.begin(), creations_.begin() + count);
+  std::vector<NewTask> tasks;
+  tasks.reserve(batch.size());
+  for (auto& pending : batch)
+    tasks.push_back(std::move(pending.task));
   // Created and started in one write; the start is planned on the task as
   // the store lays it out.
-  auto created = store_.create_task(*new_task, [this](const TaskSnapshot& s) {
+  auto created = store_.create_tasks(tasks, [this](const TaskSnapshot& s) {
     return plan_start(s, plan_context());
   });
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    settle(batch[i], initialized(std::move(created[i])));
+}
+
+core::Result<channels::TaskInitialized>
+TaskShard::initialized(core::Result<CreatedTask> created) {
   if (!created) {
     ++stats_.commands_failed;
     return created.error();
@@ -217,29 +279,25 @@ TaskShard::initialize(const channels::TaskRequest& request) {
   return initialized;
 }
 
-core::Result<channels::TaskInitialized>
-TaskShard::initialize_from(std::optional<messaging::QueuedMessage> message,
-                           const std::string& task_id) {
-  if (!message)
-    return channels::TaskInitialized{};
-  auto request = channels::task_request_from_json(message->payload);
-  if (!request) {
-    dead_letter(*message, request.error().message());
-    return channels::TaskInitialized{};
+void TaskShard::settle(PendingCreation& pending,
+                       core::Result<channels::TaskInitialized> outcome) {
+  if (pending.message) {
+    if (outcome) {
+      ack(pending.message->queue, pending.message->id);
+    } else {
+      // A request that can never succeed (bad template, bad context) goes
+      // to the dead-letter queue; a failure of the store leaves it for a
+      // retry.
+      auto code = outcome.error().code();
+      if (code == core::ErrorCode::invalid_argument
+          || code == core::ErrorCode::not_found)
+        dead_letter(*pending.message, outcome.error().message());
+    }
   }
-  request->task_id = task_id;
-  auto result = initialize(*request);
-  // A request that can never succeed (bad template, bad context) goes to
-  // the dead-letter queue; a failure of the store leaves it for a retry.
-  if (!result) {
-    auto code = result.error().code();
-    if (code == core::ErrorCode::invalid_argument
-        || code == core::ErrorCode::not_found)
-      dead_letter(*message, result.error().message());
-    return result;
-  }
-  ack(message->queue, message->id);
-  return result;
+  if (outcome)
+    pending.promise.deliver(std::move(*outcome));
+  else
+    pending.promise.deliver(to_caf(outcome.error()));
 }
 
 TaskShard::ResultPromise
@@ -294,23 +352,32 @@ void TaskShard::enqueue_result(PendingResult pending) {
   if (pending.ack && pending.ack->first == config::kStepResultsQueue)
     pending_results_.insert(pending.ack->second);
   pending_.push_back(std::move(pending));
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    send(this, channels::FlushResults{});
-  }
+  schedule_flush();
+}
+
+void TaskShard::schedule_flush() {
+  if (flush_scheduled_)
+    return;
+  flush_scheduled_ = true;
+  send(this, channels::FlushBatches{});
 }
 
 void TaskShard::flush() {
   flush_scheduled_ = false;
+  flush_creations();
+  flush_results();
+  if (!creations_.empty() || !pending_.empty())
+    schedule_flush();
+}
+
+void TaskShard::flush_results() {
   auto count = std::min(pending_.size(), options_.max_batch);
+  if (count == 0)
+    return;
   std::vector<PendingResult> batch(
       std::make_move_iterator(pending_.begin()),
       std::make_move_iterator(pending_.begin() + count));
   pending_.erase(pending_.begin(), pending_.begin() + count);
-  if (!pending_.empty()) {
-    flush_scheduled_ = true;
-    send(this, channels::FlushResults{});
-  }
   // Every result is decided on its task as the results before it in the
   // batch leave it: `snapshot`, with `basis` while unchanged.
   struct Decided {

@@ -33,6 +33,8 @@ struct TaskShardOptions {
   std::chrono::seconds visibility_timeout{30};
   /// Most step results in one batch (one store transaction).
   std::size_t max_batch = 256;
+  /// Most tasks created in one batch (one store statement).
+  std::size_t max_creations = 64;
   /// Re-plans after another node changed the task first.
   int32_t conflict_retries = 8;
   /// Unfinished tasks whose latest snapshot the shard keeps, so that a
@@ -55,7 +57,8 @@ std::size_t shard_of(const std::string& task_id, std::size_t count);
 /// applies the decision through the store's guards; on a conflict (another
 /// node changed the task) it reloads and decides again. Step results that
 /// arrive together are decided one after another on the evolving snapshot
-/// and written in one `apply_batch`. A message is acked only after its
+/// and written in one `apply_batch`; task requests that arrive together
+/// are created in one `create_tasks`. A message is acked only after its
 /// effect committed (or when it proved a duplicate); one that cannot be
 /// decoded is dead-lettered, naming the problem. A result found to belong
 /// to another shard's task (read by id) is handed to `front` for routing.
@@ -87,25 +90,58 @@ class TaskShard : public channels::orchestration_shard_actor::base {
     ResultPromise promise;
   };
 
+  using CreationPromise
+      = caf::typed_response_promise<channels::TaskInitialized>;
+
+  /// A task request waiting for the next batch of creations.
+  struct PendingCreation {
+    NewTask task;
+    /// The queued request to ack, or dead-letter, once it is decided;
+    /// empty for direct commands.
+    std::optional<messaging::QueuedMessage> message;
+    CreationPromise promise;
+  };
+
   /// A message to act on: claimed (or leased already), or nothing.
   std::optional<messaging::QueuedMessage>
   claim(const messaging::QueuedMessage& message);
   std::optional<messaging::QueuedMessage> read(const std::string& queue,
                                                int64_t id);
 
-  core::Result<channels::TaskInitialized>
-  initialize(const channels::TaskRequest& request);
+  /// The task `request` asks for, laid out from its template.
+  core::Result<NewTask> new_task_for(const channels::TaskRequest& request);
+  /// Creates the task `request` asks for with the next batch of creations.
+  CreationPromise initialize(const channels::TaskRequest& request);
   /// Creates the task a queued request asks for, with id `task_id` (empty:
-  /// the store draws one).
-  core::Result<channels::TaskInitialized>
+  /// the store draws one), with the next batch of creations.
+  CreationPromise
   initialize_from(std::optional<messaging::QueuedMessage> message,
                   const std::string& task_id);
+  /// Queues the creation `request` asks for, answered (and `message` acked
+  /// or dead-lettered) once the batch it goes with is written; a request
+  /// that names no template, or a bad context, is answered at once.
+  CreationPromise
+  enqueue_creation(std::optional<messaging::QueuedMessage> message,
+                   const channels::TaskRequest& request);
+  /// Creates the tasks of the requests waiting, in one store call, and
+  /// answers them.
+  void flush_creations();
+  /// The answer to a request whose task the store created (or found).
+  core::Result<channels::TaskInitialized>
+  initialized(core::Result<CreatedTask> created);
+  /// Answers a request, acking its message or dead-lettering it first.
+  void settle(PendingCreation& pending,
+              core::Result<channels::TaskInitialized> outcome);
 
   /// Decides a queued step result; claims it first when it came unleased,
   /// unless `decides_unclaimed`.
   ResultPromise accept_result(std::optional<messaging::QueuedMessage> message);
   void enqueue_result(PendingResult pending);
+  /// Sends the shard `FlushBatches`, unless it is on its way.
+  void schedule_flush();
+  /// Works off the creations and the step results waiting.
   void flush();
+  void flush_results();
 
   core::Result<channels::TaskFinalized> finalize(const std::string& task_id);
   core::Result<channels::TaskFinalized>
@@ -148,6 +184,7 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   channels::outbox_relay_actor relay_;
   TaskShardOptions options_;
   JitterSource jitter_;
+  std::vector<PendingCreation> creations_;
   std::vector<PendingResult> pending_;
   bool flush_scheduled_ = false;
   std::unordered_map<std::string, std::shared_ptr<const TaskSnapshot>>

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ struct StalenessLimits {
 ///   commit instead of two); else it only creates it (`started` false). The
 ///   planner may run on a request whose task exists; nothing it planned is
 ///   written then.
+/// - `create_tasks` creates several tasks as `create_task` does, in as few
+///   transactions as the store can; an outcome per request, in order, and
+///   one failing does not fail the others.
 /// - `apply` is atomic and guarded: if any guard of the change set fails
 ///   (a state or attempt that moved on, an event the state machine does not
 ///   allow) nothing is written, no message is sent, and the error is
@@ -84,7 +88,8 @@ struct StalenessLimits {
 /// - History is append-only: one row per event applied.
 template <class S>
 concept TaskStore
-    = requires(S& s, const NewTask& new_task, const StartPlanner& start,
+    = requires(S& s, const NewTask& new_task,
+               std::span<const NewTask> new_tasks, const StartPlanner& start,
                const std::string& id, const ChangeSet& change,
                const std::vector<ChangeSet>& batch, const TaskQuery& query,
                TimePoint now, std::chrono::seconds grace,
@@ -92,6 +97,9 @@ concept TaskStore
                const std::vector<int64_t>& ids,
                DeadLetterResolution resolution) {
   { s.create_task(new_task, start) } -> std::same_as<core::Result<CreatedTask>>;
+  {
+    s.create_tasks(new_tasks, start)
+    } -> std::same_as<std::vector<core::Result<CreatedTask>>>;
   { s.load(id) } -> std::same_as<core::Result<TaskSnapshot>>;
   { s.task_state(id) } -> std::same_as<core::Result<TaskState>>;
   { s.apply(change) } -> std::same_as<core::Result<TaskSnapshot>>;

@@ -52,6 +52,18 @@ class TaskStoreHandle {
     return created;
   }
 
+  std::vector<core::Result<CreatedTask>>
+  create_tasks(std::span<const NewTask> requests,
+               const StartPlanner& start = {}) {
+    auto created = visit([&](auto& s) {
+      return s.create_tasks(requests, start);
+    });
+    for (const auto& task : created)
+      if (task && task->started)
+        completions_->report(task->snapshot);
+    return created;
+  }
+
   core::Result<TaskSnapshot> load(const std::string& task_id) {
     return visit([&](auto& s) {
       return s.load(task_id);

@@ -219,6 +219,65 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
     }
   }
 
+  SUBCASE("create_tasks creates each task on its own terms, in order") {
+    auto first = f.store.create_task(diamond_request(ns, {{"n", 30}}));
+    REQUIRE_MESSAGE(first.ok(), first.error().to_string());
+    StartPlanner start
+        = [&](const TaskSnapshot& laid_out) -> core::Result<ChangeSet> {
+      auto change = enqueue_change(laid_out, "a", now);
+      change.task = TaskChange{TaskState::pending,
+                               {TaskEvent::start, TaskEvent::ready_steps_found,
+                                TaskEvent::steps_enqueued},
+                               {}};
+      return change;
+    };
+    auto bad = diamond_request(ns, {{"n", 32}});
+    std::swap(bad.steps[0], bad.steps[3]);
+    const std::vector<NewTask> requests{
+        diamond_request(ns, {{"n", 31}}), bad, diamond_request(ns, {{"n", 30}}),
+        diamond_request(ns, {{"n", 33}}), diamond_request(ns, {{"n", 33}})};
+    auto created = f.store.create_tasks(requests, start);
+    REQUIRE(created.size() == 5);
+    REQUIRE_MESSAGE(created[0].ok(), created[0].error().to_string());
+    CHECK(created[0]->created);
+    CHECK(created[0]->started);
+    CHECK(created[0]->snapshot.task.context == nlohmann::json{{"n", 31}});
+    REQUIRE_FALSE(created[1].ok());
+    CHECK(created[1].error().code() == core::ErrorCode::invalid_argument);
+    REQUIRE(created[2].ok());
+    CHECK_FALSE(created[2]->created);
+    CHECK(created[2]->snapshot.task.id == first->snapshot.task.id);
+    CHECK(created[2]->snapshot.task.state == TaskState::pending);
+    REQUIRE_MESSAGE(created[3].ok(), created[3].error().to_string());
+    CHECK(created[3]->created);
+    REQUIRE(created[4].ok());
+    CHECK_FALSE(created[4]->created);
+    CHECK(created[4]->snapshot.task.id == created[3]->snapshot.task.id);
+    for (int i : {0, 3}) {
+      const auto& id = created[i]->snapshot.task.id;
+      auto loaded = f.store.load(id);
+      REQUIRE(loaded.ok());
+      CHECK(loaded->task.state == TaskState::steps_in_process);
+      CHECK(loaded->find_step("a")->state == StepState::enqueued);
+      CHECK(loaded->steps.size() == 4);
+      CHECK(loaded->find_step("d")->parents.size() == 2);
+      CHECK(f.store.history(id)->size() == 9);
+    }
+    // The first task is as it was: the batch wrote nothing of it.
+    CHECK(f.store.history(first->snapshot.task.id)->size() == 5);
+    if (f.store.sends_with_outbox()) {
+      auto outbox = f.store.take_outbox(1000);
+      REQUIRE(outbox.ok());
+      CHECK(std::count_if(outbox->begin(), outbox->end(),
+                          [&](const auto& e) {
+                            return e.outbound.queue
+                                   == "worker_" + ns + "_queue";
+                          })
+            == 2);
+    }
+    CHECK(f.store.create_tasks({}, start).empty());
+  }
+
   SUBCASE("a request with a dependency on a later or unknown step is "
           "refused") {
     auto request = diamond_request(ns, {{"n", 3}});

@@ -434,6 +434,76 @@ TEST_CASE("a batch raises its notifications after its commit, in a "
           == 1);
 }
 
+TEST_CASE("tasks created together are written in one statement and "
+          "announced after its commit; a request whose id is taken fails "
+          "alone") {
+  NotifiedQueue f;
+  auto& [queue, recorder, subscription, store] = f;
+  StartPlanner start = [](const TaskSnapshot& laid_out) {
+    return tasker::core::Result<ChangeSet>{
+        enqueue_change(laid_out, "a", Clock::now())};
+  };
+  auto creations = [] {
+    pqxx::connection c{store_database().url()};
+    pqxx::nontransaction tx{c};
+    return tx
+        .exec1("SELECT coalesce(sum(calls), 0)::bigint FROM "
+               "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+               "WHERE datname = current_database()) AND query LIKE "
+               "'%INSERT INTO tasker.tasks%'")[0]
+        .as<int64_t>();
+  };
+  std::vector<NewTask> requests;
+  for (int i = 0; i < 3; ++i)
+    requests.push_back(diamond_request(queue.ns, {{"n", i}}));
+  auto notify_before = deferred_notify_calls();
+  auto creations_before = creations();
+  auto created = store.create_tasks(requests, start);
+  REQUIRE(created.size() == 3);
+  for (const auto& task : created) {
+    REQUIRE_MESSAGE(task.ok(), task.error().to_string());
+    CHECK(task->created);
+    CHECK(task->started);
+  }
+  CHECK(creations() == creations_before + 1);
+  auto notified = recorder.wait_for(3);
+  REQUIRE(notified.size() == 3);
+  CHECK(deferred_notify_calls() == notify_before + 1);
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == 3);
+  for (const auto& message : *received)
+    CHECK(std::count_if(notified.begin(), notified.end(),
+                        [&](const auto& n) {
+                          const auto* available = std::get_if<Available>(&n);
+                          return available != nullptr
+                                 && available->msg_id == message.id;
+                        })
+          == 1);
+
+  // An id taken by another task fails the statement: each is then created
+  // alone, and only that one fails.
+  auto taken = diamond_request(queue.ns, {{"n", 10}});
+  taken.id = created[0]->snapshot.task.id;
+  auto again = store.create_tasks(
+      std::vector<NewTask>{diamond_request(queue.ns, {{"n", 11}}), taken,
+                           diamond_request(queue.ns, {{"n", 12}})},
+      start);
+  REQUIRE(again.size() == 3);
+  REQUIRE_MESSAGE(again[0].ok(), again[0].error().to_string());
+  CHECK(again[0]->created);
+  CHECK_FALSE(again[1].ok());
+  REQUIRE_MESSAGE(again[2].ok(), again[2].error().to_string());
+  CHECK(again[2]->created);
+  auto left = queue.provider.metrics(queue.name);
+  REQUIRE(left.ok());
+  // The two tasks created sent their first step; the failed one nothing.
+  CHECK(left->depth == 5);
+  auto loaded = store.load(created[0]->snapshot.task.id);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->task.context == nlohmann::json{{"n", 0}});
+}
+
 TEST_CASE("a batch whose write fails is redone with a savepoint per change "
           "set") {
   PgmqQueue queue;

@@ -155,7 +155,7 @@ TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
   check_round_trips(*this, DrainReport{false, 2, 5});
   check_round_trips(*this, ShutdownEventSystem{30000});
   check_round_trips(*this, GetEventSystemStatus{});
-  check_round_trips(*this, FlushResults{});
+  check_round_trips(*this, FlushBatches{});
   check_round_trips(*this, RelayOutbox{});
   check_round_trips(*this, SweepTick{});
   check_round_trips(*this, EventSystemStatus{"worker",

@@ -12,6 +12,7 @@
 #include "orchestration/orchestration_processor.hpp"
 #include "orchestration/orchestration_sweeper.hpp"
 #include "orchestration/task_factory.hpp"
+#include "orchestration/task_shard.hpp"
 #include "orchestration/workflow_planner.hpp"
 #include "tests/support/received.hpp"
 #include "tests/support/step_workers.hpp"
@@ -25,6 +26,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -228,6 +230,62 @@ TEST_CASE("a task is created by the shard its results go to, which decides "
   CHECK(again.task_id == initialized.task_id);
   CHECK_FALSE(again.created);
   CHECK(again.task_json.empty());
+}
+
+TEST_CASE("task requests that reach a shard together are created in one "
+          "store call, and a request naming no template is answered at once") {
+  Fixture f;
+  TaskShardOptions options;
+  options.now = [clock = f.clock] {
+    return clock->now();
+  };
+  auto shard = f.sys.spawn<TaskShard>(f.store, f.provider, f.catalog,
+                                      channels::orchestration_processor_actor{},
+                                      channels::outbox_relay_actor{}, options);
+  auto request = [](const std::string& name, int n) {
+    return channels::TaskRequest{"linear_workflow",
+                                 name,
+                                 "",
+                                 nlohmann::json{{"even_number", n}}.dump(),
+                                 "",
+                                 0,
+                                 "test",
+                                 "",
+                                 "",
+                                 ""};
+  };
+  const auto batches = f.memory.creation_batches();
+  std::vector<decltype(f.self->request(shard, caf::infinite,
+                                       channels::InitializeTask{}))>
+      handles;
+  for (int n : {2, 4, 6})
+    handles.push_back(f.self->request(
+        shard, caf::infinite,
+        channels::InitializeTask{request("mathematical_sequence", n)}));
+  auto unknown = f.self->request(
+      shard, caf::infinite, channels::InitializeTask{request("no_such", 2)});
+  f.sched.run();
+  CHECK(f.memory.creation_batches() == batches + 1);
+  std::set<std::string> ids;
+  for (auto& handle : handles) {
+    auto initialized = testing::received<channels::TaskInitialized>(handle);
+    CHECK(initialized.created);
+    CHECK_FALSE(initialized.task_json.empty());
+    auto stored = f.store.load(initialized.task_id);
+    REQUIRE(stored.ok());
+    CHECK(stored->task.state == TaskState::steps_in_process);
+    ids.insert(initialized.task_id);
+  }
+  CHECK(ids.size() == 3);
+  unknown.receive(
+      [](channels::TaskInitialized&) {
+        FAIL("a request naming no template was answered with a task");
+      },
+      [](caf::error& err) {
+        CHECK(caf::to_string(err).find("no template") != std::string::npos);
+      });
+  f.self->send_exit(shard, caf::exit_reason::user_shutdown);
+  f.sched.run();
 }
 
 TEST_CASE("a request for a task found created but never started (its node "
