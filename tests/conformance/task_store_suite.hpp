@@ -479,6 +479,10 @@ TEST_CASE_TEMPLATE_DEFINE("task store", Fixture, task_store_suite) {
     };
     CHECK_FALSE(stale(now + 29min));
     CHECK(stale(now + 31min));
+    // Stale by its state and by its age at once: listed once.
+    auto both = f.store.stale_tasks(now + 25h, limits, 1000);
+    REQUIRE(both.ok());
+    CHECK(std::count(both->begin(), both->end(), id) == 1);
   }
 
   SUBCASE("a dead-letter entry keeps the task as it was, and is resolved") {
