@@ -35,6 +35,8 @@ OrchestrationProcessor::behavior_type OrchestrationProcessor::make_behavior() {
     auto shard_options = options_.shard;
     shard_options.index = i;
     shard_options.count = count;
+    // Batches of creations save round trips; in memory they save nothing.
+    shard_options.batch_creations = store_.blocks();
     if (blocking)
       shards_.push_back(spawn<TaskShard, caf::linked + caf::detached>(
           store_, provider_, catalog_, self, relay_, shard_options));

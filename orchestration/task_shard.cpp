@@ -213,7 +213,10 @@ TaskShard::enqueue_creation(std::optional<messaging::QueuedMessage> message,
   }
   pending.task = std::move(*task);
   creations_.push_back(std::move(pending));
-  schedule_flush();
+  if (options_.batch_creations)
+    schedule_flush();
+  else
+    flush_creations();
   return promise;
 }
 

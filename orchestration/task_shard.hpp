@@ -35,6 +35,10 @@ struct TaskShardOptions {
   std::size_t max_batch = 256;
   /// Most tasks created in one batch (one store statement).
   std::size_t max_creations = 64;
+  /// True: task requests wait for the next batch of creations, so those
+  /// that arrive together are created with one store call (worth it when
+  /// the call is a round trip); false: each is created at once.
+  bool batch_creations = true;
   /// Re-plans after another node changed the task first.
   int32_t conflict_retries = 8;
   /// Unfinished tasks whose latest snapshot the shard keeps, so that a
