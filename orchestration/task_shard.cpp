@@ -29,6 +29,17 @@ caf::result<T> reply(core::Result<T> outcome) {
   return std::move(*outcome);
 }
 
+// Takes up to `most` items off the front of `queue`, in order.
+template <class T>
+std::vector<T> take_front(std::vector<T>& queue, std::size_t most) {
+  auto end = queue.begin()
+             + static_cast<std::ptrdiff_t>(std::min(queue.size(), most));
+  std::vector<T> taken(std::make_move_iterator(queue.begin()),
+                       std::make_move_iterator(end));
+  queue.erase(queue.begin(), end);
+  return taken;
+}
+
 } // namespace
 
 std::size_t shard_of(const std::string& task_id, std::size_t count) {
@@ -221,13 +232,9 @@ TaskShard::enqueue_creation(std::optional<messaging::QueuedMessage> message,
 }
 
 void TaskShard::flush_creations() {
-  auto count = std::min(creations_.size(), options_.max_creations);
-  if (count == 0)
+  auto batch = take_front(creations_, options_.max_creations);
+  if (batch.empty())
     return;
-  std::vector<PendingCreation> batch(
-      std::make_move_iterator(creations_.begin()),
-      std::make_move_iterator(creations_.begin() + count));
-  creations_.erase(creations_.begin(), creations_.begin() + count);
   std::vector<NewTask> tasks;
   tasks.reserve(batch.size());
   for (auto& pending : batch)
@@ -374,13 +381,9 @@ void TaskShard::flush() {
 }
 
 void TaskShard::flush_results() {
-  auto count = std::min(pending_.size(), options_.max_batch);
-  if (count == 0)
+  auto batch = take_front(pending_, options_.max_batch);
+  if (batch.empty())
     return;
-  std::vector<PendingResult> batch(
-      std::make_move_iterator(pending_.begin()),
-      std::make_move_iterator(pending_.begin() + count));
-  pending_.erase(pending_.begin(), pending_.begin() + count);
   // Every result is decided on its task as the results before it in the
   // batch leave it: `snapshot`, with `basis` while unchanged.
   struct Decided {

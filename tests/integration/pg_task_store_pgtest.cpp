@@ -388,15 +388,41 @@ TEST_CASE("a batch sending to two queues delivers every message, each "
 // Executions of the store's statement that raises deferred notifications,
 // in this process's database (pg_stat_statements, which the test servers
 // preload).
-int64_t deferred_notify_calls() {
+// Executions of the statements of the test database whose text is LIKE
+// `pattern`, by pg_stat_statements.
+int64_t statement_calls(const std::string& pattern) {
   pqxx::connection c{store_database().url()};
   pqxx::nontransaction tx{c};
   tx.exec0("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   return tx
-      .exec1("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
-             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
-             "current_database()) AND query LIKE '%set_config(%pg_notify(%'")[0]
+      .exec_params1(
+          "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
+          "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+          "current_database()) AND query LIKE $1",
+          pattern)[0]
       .as<int64_t>();
+}
+
+int64_t deferred_notify_calls() {
+  return statement_calls("%set_config(%pg_notify(%");
+}
+
+// Receives `count` messages of the queue and checks that each one was
+// announced once in `notified`.
+void check_announced_once(PgmqQueue& queue,
+                          const std::vector<MessageNotification>& notified,
+                          std::size_t count) {
+  auto received = queue.provider.receive(queue.name, 10, 30s);
+  REQUIRE(received.ok());
+  REQUIRE(received->size() == count);
+  for (const auto& message : *received)
+    CHECK(std::count_if(notified.begin(), notified.end(),
+                        [&](const auto& n) {
+                          const auto* available = std::get_if<Available>(&n);
+                          return available != nullptr
+                                 && available->msg_id == message.id;
+                        })
+          == 1);
 }
 
 TEST_CASE("a batch raises its notifications after its commit, in a "
@@ -421,17 +447,7 @@ TEST_CASE("a batch raises its notifications after its commit, in a "
   auto notified = recorder.wait_for(4);
   REQUIRE(notified.size() == 4);
   CHECK(deferred_notify_calls() == before + 1);
-  auto received = queue.provider.receive(queue.name, 10, 30s);
-  REQUIRE(received.ok());
-  REQUIRE(received->size() == 4);
-  for (const auto& message : *received)
-    CHECK(std::count_if(notified.begin(), notified.end(),
-                        [&](const auto& n) {
-                          const auto* available = std::get_if<Available>(&n);
-                          return available != nullptr
-                                 && available->msg_id == message.id;
-                        })
-          == 1);
+  check_announced_once(queue, notified, 4);
 }
 
 TEST_CASE("tasks created together are written in one statement and "
@@ -444,14 +460,7 @@ TEST_CASE("tasks created together are written in one statement and "
         enqueue_change(laid_out, "a", Clock::now())};
   };
   auto creations = [] {
-    pqxx::connection c{store_database().url()};
-    pqxx::nontransaction tx{c};
-    return tx
-        .exec1("SELECT coalesce(sum(calls), 0)::bigint FROM "
-               "pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
-               "WHERE datname = current_database()) AND query LIKE "
-               "'%INSERT INTO tasker.tasks%'")[0]
-        .as<int64_t>();
+    return statement_calls("%INSERT INTO tasker.tasks%");
   };
   std::vector<NewTask> requests;
   for (int i = 0; i < 3; ++i)
@@ -469,17 +478,7 @@ TEST_CASE("tasks created together are written in one statement and "
   auto notified = recorder.wait_for(3);
   REQUIRE(notified.size() == 3);
   CHECK(deferred_notify_calls() == notify_before + 1);
-  auto received = queue.provider.receive(queue.name, 10, 30s);
-  REQUIRE(received.ok());
-  REQUIRE(received->size() == 3);
-  for (const auto& message : *received)
-    CHECK(std::count_if(notified.begin(), notified.end(),
-                        [&](const auto& n) {
-                          const auto* available = std::get_if<Available>(&n);
-                          return available != nullptr
-                                 && available->msg_id == message.id;
-                        })
-          == 1);
+  check_announced_once(queue, notified, 3);
 
   // An id taken by another task fails the statement: each is then created
   // alone, and only that one fails.
