@@ -621,6 +621,12 @@ void add_orchestration_metrics(const OrchestrationApi& endpoints) {
               raise_counter(metrics, "tasker_commands_failed_total",
                             "Commands this node could not carry out.",
                             stats.commands_failed);
+              raise_counter(metrics, "tasker_result_batches_total",
+                            "Writes the step results were decided in.",
+                            stats.result_batches);
+              raise_counter(metrics, "tasker_creation_batches_total",
+                            "Store calls the tasks were created in.",
+                            stats.creation_batches);
             },
             [](caf::error&) {});
   });

@@ -341,6 +341,9 @@ struct ProcessingStats {
   /// Batches the step results were decided and written in (fewer than
   /// results when they arrive in bursts).
   uint64_t result_batches = 0;
+  /// Store calls the tasks were created in (fewer than tasks when requests
+  /// arrive in bursts and the store blocks).
+  uint64_t creation_batches = 0;
 
   friend bool operator==(const ProcessingStats&, const ProcessingStats&)
       = default;
@@ -351,7 +354,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ProcessingStats& x) {
   return f(caf::meta::type_name("ProcessingStats"), x.tasks_initialized,
            x.step_results_processed, x.tasks_finalized, x.commands_failed,
-           x.result_batches);
+           x.result_batches, x.creation_batches);
 }
 
 /// Ask for the orchestration processor's health.

@@ -25,7 +25,6 @@ struct InMemoryTaskStore::State {
   InMemoryTaskStoreOptions options;
   std::mutex mutex;
   std::size_t loads = 0;
-  std::size_t creation_batches = 0;
   std::unordered_map<std::string, TaskSnapshot> tasks;
   /// Task ids in creation order; forgotten ones stay until compacted.
   std::vector<std::string> order;
@@ -156,10 +155,6 @@ InMemoryTaskStore::create_task(const NewTask& request,
 std::vector<core::Result<CreatedTask>>
 InMemoryTaskStore::create_tasks(std::span<const NewTask> requests,
                                 const StartPlanner& start) {
-  {
-    std::lock_guard<std::mutex> guard{state_->mutex};
-    ++state_->creation_batches;
-  }
   std::vector<core::Result<CreatedTask>> out;
   out.reserve(requests.size());
   for (const auto& request : requests)
@@ -188,11 +183,6 @@ InMemoryTaskStore::task_state(const std::string& task_id) {
 std::size_t InMemoryTaskStore::loads() const {
   std::lock_guard<std::mutex> guard{state_->mutex};
   return state_->loads;
-}
-
-std::size_t InMemoryTaskStore::creation_batches() const {
-  std::lock_guard<std::mutex> guard{state_->mutex};
-  return state_->creation_batches;
 }
 
 core::Result<TaskSnapshot> InMemoryTaskStore::apply(const ChangeSet& change) {

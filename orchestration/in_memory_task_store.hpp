@@ -35,9 +35,6 @@ class InMemoryTaskStore {
   /// How many times `load` ran: deciding a result the shard remembers the
   /// task of reads nothing, which tests check.
   std::size_t loads() const;
-  /// How many times `create_tasks` ran: a shard creates the tasks of
-  /// requests that arrive together in one call, which tests check.
-  std::size_t creation_batches() const;
   core::Result<TaskState> task_state(const std::string& task_id);
   core::Result<TaskSnapshot> apply(const ChangeSet& change);
   std::vector<core::Result<TaskSnapshot>>

@@ -101,6 +101,7 @@ OrchestrationProcessor::behavior_type OrchestrationProcessor::make_behavior() {
                     total->tasks_finalized += part.tasks_finalized;
                     total->commands_failed += part.commands_failed;
                     total->result_batches += part.result_batches;
+                    total->creation_batches += part.creation_batches;
                     if (--*left == 0)
                       promise.deliver(*total);
                   },

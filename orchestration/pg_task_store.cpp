@@ -1532,6 +1532,10 @@ PgTaskStore::create_tasks(std::span<const NewTask> requests,
       && inserted.error().code() != ErrorCode::backend_unavailable) {
     // One task's rows failed the batch (an id taken, say): each alone, so
     // that only that one fails.
+    core::log_warn(kComponent, "creating " + std::to_string(tasks.size())
+                                   + " tasks in one statement failed ("
+                                   + inserted.error().to_string()
+                                   + "); creating each alone");
     for (std::size_t i = 0; i < requests.size(); ++i)
       if (laid_out[i])
         outcomes[i] = create_task(requests[i], start);

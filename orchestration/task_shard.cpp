@@ -239,6 +239,7 @@ void TaskShard::flush_creations() {
   tasks.reserve(batch.size());
   for (auto& pending : batch)
     tasks.push_back(std::move(pending.task));
+  ++stats_.creation_batches;
   // Created and started in one write; the start is planned on the task as
   // the store lays it out.
   auto created = store_.create_tasks(tasks, [this](const TaskSnapshot& s) {

@@ -206,6 +206,16 @@ inline void check_nodes_complete_the_examples(
   CHECK(metrics.body.find("tasker_tasks{state=\"complete\"} "
                           + std::to_string(created))
         != std::string::npos);
+  // Counters of this server process (it restarted after 12 creations).
+  auto counter = [&](const std::string& name) {
+    auto at = metrics.body.find("\n" + name + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, name << " missing");
+    return std::stoll(metrics.body.substr(at + name.size() + 2));
+  };
+  auto creation_batches = counter("tasker_creation_batches_total");
+  CHECK(creation_batches >= 1);
+  CHECK(creation_batches <= counter("tasker_tasks_initialized_total") + 1);
+  CHECK(counter("tasker_result_batches_total") >= 1);
   CHECK(call(worker_2.base_url, "GET", "/metrics", {}, false)
             .body.find("tasker_step_duration_seconds_count")
         != std::string::npos);
