@@ -384,13 +384,11 @@ std::string inserted_outbox_sql(bool send_with_pgmq) {
 // CTE of their own: as subqueries joined to the task rows they ran again
 // for every row (quadratic in the batch). Counting the messages makes
 // their CTE run, which raises or selects the notifications.
-// `more_totals` adds counts ("(...) AS name, ").
-std::string written_rows_sql(bool send_with_pgmq, bool deferred,
-                             std::string_view more_totals = {}) {
+std::string written_rows_sql(bool send_with_pgmq, bool deferred) {
   return ", totals AS MATERIALIZED (SELECT (SELECT count(*) FROM messages) "
          "AS messages, "
-         + std::string{more_totals} + inserted_outbox_sql(send_with_pgmq)
-         + " AS outbox, " + deferred_notifications_sql(deferred)
+         + inserted_outbox_sql(send_with_pgmq) + " AS outbox, "
+         + deferred_notifications_sql(deferred)
          + " AS notifications) SELECT t.id::text, NULL::text, NULL::text FROM "
            "task_rows t UNION ALL SELECT NULL::text, n.outbox, n.notifications "
            "FROM totals n";
@@ -457,8 +455,7 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct = {},
                            : outbox_messages())
          + ", "
          + std::string{send_with_pgmq ? kConsumeResults : kConsumeNothing}
-         + written_rows_sql(send_with_pgmq, deferred,
-                            "(SELECT count(*) FROM consumed) AS consumed, ");
+         + written_rows_sql(send_with_pgmq, deferred);
 }
 
 // $1 tasks, $2 steps, $3 edges, $4 transitions, $5 messages (JSON arrays,

@@ -66,7 +66,7 @@ TaskShard::behavior_type TaskShard::make_behavior() {
   using namespace channels;
   return {
       [this](InitializeTask& command) {
-        return initialize(command.request);
+        return enqueue_creation(std::nullopt, command.request);
       },
       [this](InitializeTaskFromMessage& command) {
         return initialize_from(claim(command.message), command.task_id);
@@ -129,7 +129,9 @@ TaskShard::behavior_type TaskShard::make_behavior() {
       },
       [this](OrchestrationHealthCheck&) {
         return OrchestrationHealth{
-            true, true, true, static_cast<int64_t>(pending_.size()), 0, ""};
+            true, true,
+            true, static_cast<int64_t>(creations_.size() + pending_.size()),
+            0,    ""};
       },
       [this](FlushBatches&) {
         flush();
@@ -185,11 +187,6 @@ TaskShard::new_task_for(const channels::TaskRequest& request) {
     return new_task.error();
   new_task->id = request.task_id;
   return new_task;
-}
-
-TaskShard::CreationPromise
-TaskShard::initialize(const channels::TaskRequest& request) {
-  return enqueue_creation(std::nullopt, request);
 }
 
 TaskShard::CreationPromise

@@ -114,8 +114,6 @@ class TaskShard : public channels::orchestration_shard_actor::base {
 
   /// The task `request` asks for, laid out from its template.
   core::Result<NewTask> new_task_for(const channels::TaskRequest& request);
-  /// Creates the task `request` asks for with the next batch of creations.
-  CreationPromise initialize(const channels::TaskRequest& request);
   /// Creates the task a queued request asks for, with id `task_id` (empty:
   /// the store draws one), with the next batch of creations.
   CreationPromise
