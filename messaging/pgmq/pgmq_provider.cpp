@@ -69,6 +69,17 @@ std::string number_array(const std::vector<Number>& items) {
   return out + "}";
 }
 
+// A PostgreSQL array literal of booleans ("{t,f}").
+std::string boolean_array(const std::vector<bool>& items) {
+  std::string out = "{";
+  for (bool item : items) {
+    if (out.size() > 1)
+      out += ',';
+    out += item ? 't' : 'f';
+  }
+  return out + "}";
+}
+
 std::vector<int64_t> parse_bigint_array(std::string_view text) {
   std::vector<int64_t> out;
   text.remove_prefix(std::min<std::size_t>(1, text.size()));
@@ -149,9 +160,55 @@ SELECT p.msg_id,
                                    THEN p.full ELSE p.signal END)
 FROM p)sql";
 
+// Batches of at most this many messages are announced message by message,
+// each notification carrying its message when small, as single sends are:
+// a consumer takes them from the notifications instead of claiming them in
+// a poll (a claim updates each row, ~4.5 WAL records a message, and adds a
+// round trip before the work). Larger batches are announced once.
+constexpr std::size_t kAnnouncedOneByOne = 64;
+
+// $1 payloads, $2 headers, $3 delays in ms, $4 whether each payload may
+// travel inline: arrays in input order, and ids are drawn in that order.
+// One notification per message, as `kSendSql` raises, in id order (a
+// volatile function in the select list runs after the sort). Returns each
+// id in an array of its own.
+constexpr std::string_view kSendEachSql = R"sql(
+WITH {before}t AS (SELECT clock_timestamp() AS now),
+m AS (
+  INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
+  SELECT t.now, t.now + b.delay_ms * interval '1 millisecond', b.msg, b.hdr
+  FROM t, unnest($1::jsonb[], $2::jsonb[], $3::bigint[])
+            WITH ORDINALITY AS b(msg, hdr, delay_ms, pos)
+  ORDER BY b.pos
+  RETURNING msg_id, read_ct, enqueued_at, vt, message, headers),
+n AS (
+  SELECT m.msg_id, m.message, m.headers, f.inline,
+         jsonb_build_object('queue_name', '{queue}', 'namespace', '{namespace}',
+                            'msg_id', m.msg_id, 'read_ct', m.read_ct,
+                            'enqueued_at', m.enqueued_at, 'ready_at', m.vt,
+                            'delay_seconds', floor(extract(
+                              epoch FROM m.vt - m.enqueued_at))::bigint)
+           AS base
+  FROM (SELECT m.*, row_number() OVER (ORDER BY m.msg_id) AS pos FROM m) m
+  JOIN unnest($4::boolean[]) WITH ORDINALITY AS f(inline, pos) USING (pos)),
+p AS (
+  SELECT n.msg_id, n.base,
+         CASE WHEN n.inline THEN (n.base || jsonb_build_object(
+           'event_type', 'message_with_payload', 'message', n.message,
+           'headers', coalesce(n.headers, '{}'::jsonb)))::text END AS full
+  FROM n)
+SELECT ARRAY[p.msg_id],
+       pg_notify('{channel}', CASE WHEN octet_length(p.full) <= {limit}
+         THEN p.full
+         ELSE (p.base || jsonb_build_object('event_type', 'message_ready',
+                                            'payload_omitted', true))::text
+         END)
+FROM p ORDER BY p.msg_id)sql";
+
 // $1 payloads, $2 headers, $3 delays in ms: arrays in input order, and ids
-// are drawn in that order. One `batch_ready` notification per distinct
-// delay, with its ids when they fit. Returns the ids, one row per delay.
+// are drawn in that order (batches over `kAnnouncedOneByOne`). One
+// `batch_ready` notification per distinct delay, with its ids when they fit.
+// Returns the ids, one row per delay.
 constexpr std::string_view kSendBatchSql = R"sql(
 WITH {before}t AS (SELECT clock_timestamp() AS now),
 m AS (
@@ -729,6 +786,7 @@ core::Result<std::vector<int64_t>> PgmqProvider::send_many(
   std::vector<std::optional<std::string>> payloads;
   std::vector<std::optional<std::string>> headers;
   std::vector<int64_t> delays;
+  std::vector<bool> inline_payloads;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const auto& m = messages[i];
     if (auto fits = check_size(queue, m, options.max_message_size); !fits)
@@ -736,29 +794,40 @@ core::Result<std::vector<int64_t>> PgmqProvider::send_many(
     payloads.emplace_back(m.payload);
     headers.push_back(headers_json(m.headers));
     delays.push_back(std::max<int64_t>(0, m.delay.count()));
+    inline_payloads.push_back(m.payload.size() < options.inline_payload_limit);
   }
   auto payload_array = text_array(payloads);
   auto header_array = text_array(headers);
   auto delay_array = number_array(delays);
+  bool one_by_one = messages.size() <= kAnnouncedOneByOne;
+  auto inline_array = boolean_array(inline_payloads);
+  auto acked_array = number_array(acked_ids);
+  auto kind = std::string{one_by_one ? "send_each" : "send_batch"};
+  auto acked_ids_parameter
+      = one_by_one ? "= ANY($5::bigint[])" : "= ANY($4::bigint[])";
   return state_->run<std::vector<int64_t>>(
       acked_queue ? "send_and_ack_batch" : "send_batch", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<std::vector<int64_t>> {
         pqxx::nontransaction tx{*c.connection};
-        auto rows
-            = acked_queue
-                  ? tx.exec_prepared(
-                      c.statement(
-                          "send_and_ack_batch_" + queue + "_" + *acked_queue,
-                          [&] {
-                            return expand(
-                                kSendBatchSql, queue, {},
-                                acked_cte(*acked_queue, "= ANY($4::bigint[])"));
-                          }),
-                      payload_array, header_array, delay_array,
-                      number_array(acked_ids))
-                  : tx.exec_prepared(
-                      queue_statement(c, "send_batch", queue, kSendBatchSql),
-                      payload_array, header_array, delay_array);
+        auto sql = one_by_one ? kSendEachSql : kSendBatchSql;
+        auto name
+            = acked_queue ? c.statement(
+                  kind + "_and_ack_" + queue + "_" + *acked_queue,
+                  [&] {
+                    return expand(sql, queue, {},
+                                  acked_cte(*acked_queue, acked_ids_parameter));
+                  })
+                          : queue_statement(c, kind, queue, sql);
+        auto exec = [&](const auto&... tail) {
+          return tx.exec_prepared(name, payload_array, header_array,
+                                  delay_array, tail...);
+        };
+        pqxx::result rows;
+        if (one_by_one)
+          rows = acked_queue ? exec(inline_array, acked_array)
+                             : exec(inline_array);
+        else
+          rows = acked_queue ? exec(acked_array) : exec();
         std::vector<int64_t> ids;
         for (const auto& row : rows) {
           auto group = parse_bigint_array(row[0].as<std::string>());

@@ -28,7 +28,9 @@ struct PgmqOptions {
 /// installed by versioned migrations unless the real extension is present).
 /// Sends notify on `pgmq_message_ready.{namespace}` in the same
 /// transaction: the whole message when small (→ `Message`, unleased), the
-/// id otherwise (→ `Available`). NOTIFY can be lost, so capabilities ask
+/// id otherwise (→ `Available`); a batch of up to 64 message by message,
+/// a larger one once (`batch_ready` → `Available` without an id: poll).
+/// NOTIFY can be lost, so capabilities ask
 /// for fallback polling. Payloads must be JSON documents (PGMQ stores
 /// jsonb). A cheap handle: copies share one connection pool.
 class PgmqProvider {

@@ -272,10 +272,15 @@ TEST_CASE("replies are sent and announced and their requests acked in one "
   CHECK((*sent)[1] < (*sent)[2]);
   CHECK(f.provider.metrics(requests)->depth == 1);
   CHECK(f.provider.metrics(replies)->depth == 3);
-  // One signal to poll for the three.
-  auto got = recorder.wait_for(1);
-  REQUIRE(got.size() == 1);
-  CHECK(std::holds_alternative<Available>(got[0].notification));
+  // Each announced with its message, in order.
+  auto got = recorder.wait_for(3);
+  REQUIRE(got.size() == 3);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    auto* message = std::get_if<Message>(&got[i].notification);
+    REQUIRE(message != nullptr);
+    CHECK(message->message.id == (*sent)[i]);
+    CHECK(number_of(message->message.payload) == 10 + static_cast<int>(i));
+  }
   auto replied = f.provider.receive(replies, 10, 30s);
   REQUIRE(replied.ok());
   REQUIRE(replied->size() == 3);
@@ -368,21 +373,50 @@ TEST_CASE("a delayed message is announced when it becomes visible") {
   CHECK(taken->front().id == *id);
 }
 
-TEST_CASE("a batch is announced once as a signal to poll") {
-  Fixture f;
+TEST_CASE("a batch is announced message by message, each small message "
+          "inline, and a batch of more than 64 once as a signal to poll") {
+  PgmqOptions options;
+  options.inline_payload_limit = 100;
+  Fixture f{options};
   auto q = f.queue("bat");
   Recorder recorder;
   auto sub = f.provider.subscribe(q, recorder.handler());
   REQUIRE(sub.ok());
-  std::vector<OutgoingMessage> batch;
-  for (int i = 0; i < 3; ++i)
-    batch.push_back(json_message({{"n", i}}));
-  REQUIRE(f.provider.send_batch(q, batch).ok());
-  auto got = recorder.wait_for(1);
-  REQUIRE(got.size() == 1);
+  auto big_body = nlohmann::json{{"n", 1}, {"pad", std::string(84, 'b')}};
+  REQUIRE(big_body.dump().size() == 100);
+  std::vector<OutgoingMessage> batch{json_message({{"n", 0}}, {{"k", "v"}}),
+                                     json_message(big_body),
+                                     json_message({{"n", 2}}, {}, 1500ms)};
+  auto ids = f.provider.send_batch(q, batch);
+  REQUIRE(ids.ok());
+  auto got = recorder.wait_for(3);
+  REQUIRE(got.size() == 3);
+  auto* first = std::get_if<Message>(&got[0].notification);
+  REQUIRE(first != nullptr);
+  CHECK(first->message.id == (*ids)[0]);
+  CHECK_FALSE(first->message.leased);
+  CHECK(first->message.headers == Headers{{"k", "v"}});
+  CHECK(number_of(first->message.payload) == 0);
+  auto* second = std::get_if<Available>(&got[1].notification);
+  REQUIRE(second != nullptr);
+  CHECK(second->msg_id == (*ids)[1]);
+  // The delayed one is handed over when it becomes visible.
+  auto* third = std::get_if<Message>(&got[2].notification);
+  REQUIRE(third != nullptr);
+  CHECK(third->message.id == (*ids)[2]);
+  CHECK(third->message.visible_at - third->message.enqueued_at == 1500ms);
+
+  std::vector<OutgoingMessage> large;
+  for (int i = 0; i < 65; ++i)
+    large.push_back(json_message({{"n", i}}));
+  auto large_ids = f.provider.send_batch(q, large);
+  REQUIRE(large_ids.ok());
+  REQUIRE(large_ids->size() == 65);
+  got = recorder.wait_for(4);
+  REQUIRE(got.size() == 4);
   std::this_thread::sleep_for(300ms);
-  CHECK(recorder.size() == 1);
-  auto* available = std::get_if<Available>(&got[0].notification);
+  CHECK(recorder.size() == 4);
+  auto* available = std::get_if<Available>(&got[3].notification);
   REQUIRE(available != nullptr);
   CHECK(available->queue == q);
   CHECK_FALSE(available->msg_id.has_value());
