@@ -3,8 +3,9 @@
 namespace tasker::api {
 
 void raise_counter(web::MetricsRegistry& metrics, const std::string& name,
-                   const std::string& help, uint64_t total) {
-  auto& counter = metrics.counter(name, help);
+                   const std::string& help, uint64_t total,
+                   const web::MetricsRegistry::Labels& labels) {
+  auto& counter = metrics.counter(name, help, labels);
   if (static_cast<double>(total) > counter.value())
     counter.inc(static_cast<double>(total) - counter.value());
 }
@@ -21,6 +22,21 @@ void record_event_system(web::MetricsRegistry& metrics,
              "In-flight commands over the event system's limit.",
              {{"event_system", status.name}})
       .set(status.stats.saturation());
+  const web::MetricsRegistry::Labels labels{{"event_system", status.name}};
+  const auto& stats = status.stats;
+  raise_counter(metrics, "tasker_event_system_notifications_total",
+                "Notifications an event system received.", stats.notifications,
+                labels);
+  raise_counter(metrics, "tasker_event_system_polled_messages_total",
+                "Messages an event system claimed in polls.",
+                stats.polled_messages, labels);
+  raise_counter(metrics, "tasker_event_system_deferred_total",
+                "Notifications deferred to a poll (saturated or behind a "
+                "backlog).",
+                stats.deferred, labels);
+  raise_counter(metrics, "tasker_event_system_duplicates_total",
+                "Messages seen twice and routed once.", stats.duplicates,
+                labels);
 }
 
 void record_queue_depths(web::MetricsRegistry& metrics,

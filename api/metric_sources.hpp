@@ -12,12 +12,16 @@
 /// collectors at scrape time.
 namespace tasker::api {
 
-/// Raises counter `name` to `total`, a running total an actor reports.
+/// Raises counter `name{labels}` to `total`, a running total an actor
+/// reports.
 void raise_counter(web::MetricsRegistry& metrics, const std::string& name,
-                   const std::string& help, uint64_t total);
+                   const std::string& help, uint64_t total,
+                   const web::MetricsRegistry::Labels& labels = {});
 
 /// Sets `tasker_event_system_in_flight` and `..._saturation` of one event
-/// system.
+/// system, and raises its intake counters (`..._notifications_total`,
+/// `..._polled_messages_total`, `..._deferred_total`,
+/// `..._duplicates_total`).
 void record_event_system(web::MetricsRegistry& metrics,
                          const channels::EventSystemStatus& status);
 

@@ -216,6 +216,19 @@ inline void check_nodes_complete_the_examples(
   CHECK(creation_batches >= 1);
   CHECK(creation_batches <= counter("tasker_tasks_initialized_total") + 1);
   CHECK(counter("tasker_result_batches_total") >= 1);
+  // The event system's intake, by how it came: every result arrived by
+  // notification or by poll.
+  auto intake = [&](const std::string& name) {
+    auto at = metrics.body.find("\n" + name + "{event_system=");
+    REQUIRE_MESSAGE(at != std::string::npos, name << " missing");
+    return std::stoll(metrics.body.substr(metrics.body.find("} ", at) + 2));
+  };
+  CHECK(intake("tasker_event_system_notifications_total")
+            + intake("tasker_event_system_polled_messages_total")
+        >= counter("tasker_step_results_total"));
+  for (const auto* name : {"tasker_event_system_deferred_total{",
+                           "tasker_event_system_duplicates_total{"})
+    CHECK_MESSAGE(metrics.body.find(name) != std::string::npos, name);
   CHECK(call(worker_2.base_url, "GET", "/metrics", {}, false)
             .body.find("tasker_step_duration_seconds_count")
         != std::string::npos);
