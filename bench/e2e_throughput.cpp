@@ -32,6 +32,8 @@ struct Options {
   std::vector<int64_t> in_flight{1, 10, 100, 1000};
   int64_t seconds = 30;
   int64_t warmup_seconds = 3;
+  /// The worker's `max_concurrent_steps`; the node's default when unset.
+  std::optional<int64_t> worker_concurrency;
 };
 
 void usage() {
@@ -39,7 +41,11 @@ void usage() {
               "[--in-flight 1,10,100,1000]\n"
               "                      [--seconds N] [--warmup-seconds N] "
               "[--database-url URL] [--rabbitmq-url URL]\n"
-              "                      [--apps-dir DIR] [--templates DIR]\n%s",
+              "                      [--worker-concurrency N] [--apps-dir "
+              "DIR] [--templates DIR]\n"
+              "--worker-concurrency sets the worker's max_concurrent_steps "
+              "(steps of a namespace run at once;\n"
+              "the node's default, 10, when not given)\n%s",
               NodeSetup::kUsage);
 }
 
@@ -217,6 +223,11 @@ int main(int argc, char** argv) {
         o.seconds = args.number();
       } else if (arg == "--warmup-seconds") {
         o.warmup_seconds = args.number();
+      } else if (arg == "--worker-concurrency") {
+        o.worker_concurrency = args.number();
+        if (*o.worker_concurrency < 1 || *o.worker_concurrency > 10000)
+          throw std::invalid_argument(
+              "--worker-concurrency must be from 1 to 10000");
       } else if (arg == "--help" || arg == "-h") {
         usage();
         return 0;
@@ -243,6 +254,11 @@ int main(int argc, char** argv) {
               "%lld s of warm-up, %lld s measured\n",
               kMaxCreating, static_cast<long long>(o.warmup_seconds),
               static_cast<long long>(o.seconds));
+  if (o.worker_concurrency)
+    std::printf("worker: max_concurrent_steps %lld\n",
+                static_cast<long long>(*o.worker_concurrency));
+  else
+    std::printf("worker: max_concurrent_steps at the node's default\n");
   int failures = 0;
   uint64_t serial = 0;
   for (const auto& provider : o.nodes.providers) {
@@ -254,7 +270,11 @@ int main(int argc, char** argv) {
     try {
       if (database)
         ensure_statement_counting(o.nodes.database_url);
-      NodeCluster cluster{o.nodes.cluster(provider, "e2e-throughput", {})};
+      auto cluster_options = o.nodes.cluster(provider, "e2e-throughput", {});
+      if (o.worker_concurrency)
+        cluster_options.env["TASKER_WORKER_MAX_CONCURRENT_STEPS"]
+            = std::to_string(*o.worker_concurrency);
+      NodeCluster cluster{cluster_options};
       if (auto* worker = cluster.worker())
         std::printf("idle worker: %.1f MiB resident; idle server: %.1f MiB\n",
                     worker->rss_mib(), cluster.server().rss_mib());
