@@ -344,6 +344,12 @@ struct ProcessingStats {
   /// Store calls the tasks were created in (fewer than tasks when requests
   /// arrive in bursts and the store blocks).
   uint64_t creation_batches = 0;
+  /// Tasks this node brought to each final state (counted at the write
+  /// that moved them there).
+  uint64_t tasks_complete = 0;
+  uint64_t tasks_error = 0;
+  uint64_t tasks_cancelled = 0;
+  uint64_t tasks_resolved_manually = 0;
 
   friend bool operator==(const ProcessingStats&, const ProcessingStats&)
       = default;
@@ -354,7 +360,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ProcessingStats& x) {
   return f(caf::meta::type_name("ProcessingStats"), x.tasks_initialized,
            x.step_results_processed, x.tasks_finalized, x.commands_failed,
-           x.result_batches, x.creation_batches);
+           x.result_batches, x.creation_batches, x.tasks_complete,
+           x.tasks_error, x.tasks_cancelled, x.tasks_resolved_manually);
 }
 
 /// Ask for the orchestration processor's health.

@@ -102,6 +102,11 @@ OrchestrationProcessor::behavior_type OrchestrationProcessor::make_behavior() {
                     total->commands_failed += part.commands_failed;
                     total->result_batches += part.result_batches;
                     total->creation_batches += part.creation_batches;
+                    total->tasks_complete += part.tasks_complete;
+                    total->tasks_error += part.tasks_error;
+                    total->tasks_cancelled += part.tasks_cancelled;
+                    total->tasks_resolved_manually
+                        += part.tasks_resolved_manually;
                     if (--*left == 0)
                       promise.deliver(*total);
                   },

@@ -256,6 +256,8 @@ TaskShard::initialized(core::Result<CreatedTask> created) {
   channels::TaskInitialized initialized{task_id, created->created, {}};
   std::optional<TaskSnapshot> started;
   if (created->started) {
+    if (created->created)
+      count_finished(std::nullopt, created->snapshot);
     remember(created->snapshot);
     nudge_relay();
     started = std::move(created->snapshot);
@@ -452,10 +454,13 @@ void TaskShard::flush_results() {
   auto applied = store_.apply_batch(changes);
   // Only whether each change applied is read below: the snapshots move.
   for (std::size_t c = 0; c < changes.size(); ++c) {
-    if (applied[c])
-      remember(std::move(*applied[c]));
-    else
+    if (!applied[c]) {
       forget(changes[c].task_id);
+      continue;
+    }
+    if (changes[c].task)
+      count_finished(changes[c].task->expected_state, *applied[c]);
+    remember(std::move(*applied[c]));
   }
   ++stats_.result_batches;
   bool wrote_messages = false;
@@ -586,6 +591,8 @@ TaskShard::apply_with_retries(const std::string& task_id,
       change = std::move(*replanned);
     }
     auto applied = store_.apply(*change);
+    if (applied && change->task)
+      count_finished(change->task->expected_state, *applied);
     if (applied)
       remember(*applied);
     else
@@ -615,6 +622,20 @@ void TaskShard::ack(const std::string& queue, int64_t id) {
 void TaskShard::nudge_relay() {
   if (relay_ && store_.sends_with_outbox())
     send(relay_, channels::RelayOutbox{});
+}
+
+void TaskShard::count_finished(std::optional<TaskState> before,
+                               const TaskSnapshot& after) {
+  auto state = after.task.state;
+  if (before == state)
+    return;
+  switch (state) {
+    case TaskState::complete: ++stats_.tasks_complete; break;
+    case TaskState::error: ++stats_.tasks_error; break;
+    case TaskState::cancelled: ++stats_.tasks_cancelled; break;
+    case TaskState::resolved_manually: ++stats_.tasks_resolved_manually; break;
+    default: break;
+  }
 }
 
 void TaskShard::remember(TaskSnapshot task) {

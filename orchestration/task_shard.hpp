@@ -172,6 +172,10 @@ class TaskShard : public channels::orchestration_shard_actor::base {
   /// Keeps `task` as the latest snapshot of an unfinished task; forgets a
   /// finished one.
   void remember(TaskSnapshot task);
+  /// Counts `after` in `stats_` if it is a final state the task was not in
+  /// (`before`; none for a task just created).
+  void count_finished(std::optional<TaskState> before,
+                      const TaskSnapshot& after);
   void forget(const std::string& task_id);
   /// Notes that a write of this shard deleted step result `msg_id`.
   void note_consumed(int64_t msg_id);

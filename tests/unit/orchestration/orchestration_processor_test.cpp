@@ -181,6 +181,10 @@ TEST_CASE("task requests become tasks whose steps run to completion") {
   CHECK(stats.tasks_initialized == 1);
   CHECK(stats.step_results_processed == 4);
   CHECK(stats.commands_failed == 0);
+  CHECK(stats.tasks_complete == 1);
+  CHECK(stats.tasks_error + stats.tasks_cancelled
+            + stats.tasks_resolved_manually
+        == 0);
 
   // The same request again: the same task, nothing new dispatched.
   f.request_task("diamond_workflow", "diamond_pattern", {{"even_number", 6}},
@@ -517,6 +521,10 @@ TEST_CASE("an operator cancels a task and acts on its steps through the "
   REQUIRE(cancelled);
   CHECK(cancelled->final_status == "cancelled");
   CHECK(f.store.load(diamond)->task.state == TaskState::cancelled);
+  // Counted once, at the write that cancelled it: a second cancel fails.
+  CHECK_FALSE(ask(channels::CancelTask{diamond, "again"}));
+  CHECK(f.stats().tasks_cancelled == 1);
+  CHECK(f.stats().tasks_complete == 0);
   auto missing = ask(channels::CancelTask{"no-such-task", ""});
   REQUIRE_FALSE(missing);
   CHECK(channels::from_caf_error(missing.error()).code()
