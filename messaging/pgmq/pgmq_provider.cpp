@@ -167,12 +167,9 @@ FROM p)sql";
 // round trip before the work). Larger batches are announced once.
 constexpr std::size_t kAnnouncedOneByOne = 64;
 
-// $1 payloads, $2 headers, $3 delays in ms, $4 whether each payload may
-// travel inline: arrays in input order, and ids are drawn in that order.
-// One notification per message, as `kSendSql` raises, in id order (a
-// volatile function in the select list runs after the sort). Returns each
-// id in an array of its own.
-constexpr std::string_view kSendEachSql = R"sql(
+// The start of a batch send: $1 payloads, $2 headers, $3 delays in ms
+// (arrays in input order) inserted as `m`, ids drawn in that order.
+constexpr std::string_view kInsertBatchSql = R"sql(
 WITH {before}t AS (SELECT clock_timestamp() AS now),
 m AS (
   INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
@@ -180,7 +177,13 @@ m AS (
   FROM t, unnest($1::jsonb[], $2::jsonb[], $3::bigint[])
             WITH ORDINALITY AS b(msg, hdr, delay_ms, pos)
   ORDER BY b.pos
-  RETURNING msg_id, read_ct, enqueued_at, vt, message, headers),
+  RETURNING msg_id, read_ct, enqueued_at, vt, message, headers),)sql";
+
+// `kInsertBatchSql`, then one notification per message, as `kSendSql`
+// raises, in id order (a volatile function in the select list runs after
+// the sort); $4: whether each payload may travel inline, in input order.
+// Returns each id in an array of its own.
+const std::string kSendEachSql = std::string{kInsertBatchSql} + R"sql(
 n AS (
   SELECT m.msg_id, m.message, m.headers, f.inline,
          jsonb_build_object('queue_name', '{queue}', 'namespace', '{namespace}',
@@ -205,19 +208,10 @@ SELECT ARRAY[p.msg_id],
          END)
 FROM p ORDER BY p.msg_id)sql";
 
-// $1 payloads, $2 headers, $3 delays in ms: arrays in input order, and ids
-// are drawn in that order (batches over `kAnnouncedOneByOne`). One
+// `kInsertBatchSql`, then (batches over `kAnnouncedOneByOne`) one
 // `batch_ready` notification per distinct delay, with its ids when they fit.
 // Returns the ids, one row per delay.
-constexpr std::string_view kSendBatchSql = R"sql(
-WITH {before}t AS (SELECT clock_timestamp() AS now),
-m AS (
-  INSERT INTO pgmq.q_{queue} (enqueued_at, vt, message, headers)
-  SELECT t.now, t.now + b.delay_ms * interval '1 millisecond', b.msg, b.hdr
-  FROM t, unnest($1::jsonb[], $2::jsonb[], $3::bigint[])
-            WITH ORDINALITY AS b(msg, hdr, delay_ms, pos)
-  ORDER BY b.pos
-  RETURNING msg_id, enqueued_at, vt),
+const std::string kSendBatchSql = std::string{kInsertBatchSql} + R"sql(
 g AS (
   SELECT array_agg(m.msg_id ORDER BY m.msg_id) AS ids,
          jsonb_build_object('event_type', 'batch_ready',
@@ -809,7 +803,7 @@ core::Result<std::vector<int64_t>> PgmqProvider::send_many(
       acked_queue ? "send_and_ack_batch" : "send_batch", queue, Retry::unsafe,
       [&](PooledConnection& c, const Attempt&) -> Result<std::vector<int64_t>> {
         pqxx::nontransaction tx{*c.connection};
-        auto sql = one_by_one ? kSendEachSql : kSendBatchSql;
+        const auto& sql = one_by_one ? kSendEachSql : kSendBatchSql;
         auto name
             = acked_queue ? c.statement(
                   kind + "_and_ack_" + queue + "_" + *acked_queue,
