@@ -87,8 +87,9 @@ using orchestration_shard_actor
 /// The worker's step executor: the worker processor's commands, plus the
 /// signals its handler threads and timers send it.
 using worker_executor_actor = worker_processor_actor::extend<
-    caf::reacts_to<StepReady>, caf::reacts_to<StepFinished>,
-    caf::reacts_to<DeadlinesDue>, caf::reacts_to<LeaseTick>>;
+    caf::reacts_to<StepReady>, caf::reacts_to<StepHandled>,
+    caf::reacts_to<StepFinished>, caf::reacts_to<DeadlinesDue>,
+    caf::reacts_to<LeaseTick>>;
 
 /// Sends the task store's outbox through the messaging provider.
 using outbox_relay_actor = caf::typed_actor<caf::reacts_to<RelayOutbox>>;

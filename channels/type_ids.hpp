@@ -77,6 +77,7 @@ CAF_ADD_TYPE_ID(tasker, (tasker::channels::RelayOutbox))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::SweepTick))
 // worker internals
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepReady))
+CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepHandled))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::StepFinished))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::DeadlinesDue))
 CAF_ADD_TYPE_ID(tasker, (tasker::channels::LeaseTick))

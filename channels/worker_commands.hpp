@@ -165,6 +165,20 @@ typename Inspector::result_type inspect(Inspector& f, StepReady& x) {
   return f(caf::meta::type_name("StepReady"), x.execution);
 }
 
+/// The handler of step execution `execution` returned; its result is
+/// being sent (a `StepFinished` follows).
+struct StepHandled {
+  uint64_t execution = 0;
+
+  friend bool operator==(const StepHandled&, const StepHandled&) = default;
+};
+
+/// Inspects a `StepHandled`.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepHandled& x) {
+  return f(caf::meta::type_name("StepHandled"), x.execution);
+}
+
 /// A handler thread is done with step execution `execution`.
 struct StepFinished {
   uint64_t execution = 0;

@@ -46,9 +46,13 @@ WorkerNode::WorkerNode(
     : system_(system), default_deadline_(config.worker.shutdown_timeout_ms) {
   auto options = processor_options(config, plan);
   options.observe_step = std::move(observe_step);
+  // Where a result's send waits on the provider, a slot passes to the next
+  // step when the handler returns, and the send goes on on a thread of
+  // its own: a thread more per slot.
+  options.free_slot_before_send = actors::provider_blocks(provider);
   int64_t threads = 0;
   for (const auto& [ns, limit] : plan.concurrency)
-    threads += limit;
+    threads += options.free_slot_before_send ? 2 * limit : limit;
   auto pool = std::make_shared<HandlerPool>(static_cast<std::size_t>(threads));
   JobRunner run_job = [pool](std::function<void()> job) {
     pool->submit(std::move(job));

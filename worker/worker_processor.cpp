@@ -113,6 +113,9 @@ WorkerProcessor::behavior_type WorkerProcessor::make_behavior() {
         if (i != executions_.end())
           on_ready(i->second);
       },
+      [this](channels::StepHandled& handled) {
+        on_handled(handled.execution);
+      },
       [this](channels::StepFinished& finished) {
         on_finished(finished.execution);
       },
@@ -200,7 +203,7 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
   std::function<void()> handler
       = [self, results = results_, registry = registry_,
          worker_id = options_.worker_id, observe = options_.observe_step,
-         execution] {
+         early = options_.free_slot_before_send, execution] {
           if (execution->abandoned)
             return;
           auto started = now_us();
@@ -211,13 +214,17 @@ void WorkerProcessor::start(Waiting waiting, std::string namespace_name) {
           if (observe)
             observe(execution->namespace_name, outcome.success,
                     std::chrono::steady_clock::now() - clock_started);
-          if (!execution->settled.exchange(true)) {
+          bool ours = !execution->settled.exchange(true);
+          if (ours) {
             execution->success = outcome.success;
             execution->error_type = outcome.error_type;
+          }
+          if (early)
+            caf::anon_send(self, channels::StepHandled{execution->id});
+          if (ours)
             execution->sent = results->send(
                 make_result(execution->step, outcome, worker_id, started),
                 execution->queue, execution->msg_id);
-          }
           caf::anon_send(self, channels::StepFinished{execution->id});
         };
   // A leased message is decoded here and its handler started at once: the
@@ -292,6 +299,19 @@ void WorkerProcessor::on_ready(const ExecutionPtr& execution) {
                {execution->id, false});
 }
 
+void WorkerProcessor::on_handled(uint64_t id) {
+  auto i = executions_.find(id);
+  if (i == executions_.end())
+    return;
+  auto& execution = *i->second;
+  if (execution.deadline_entry) {
+    deadlines_.erase(*execution.deadline_entry);
+    execution.deadline_entry.reset();
+  }
+  release(execution);
+  start_waiting(execution.namespace_name);
+}
+
 void WorkerProcessor::on_finished(uint64_t id) {
   auto i = executions_.find(id);
   if (i == executions_.end())
@@ -310,8 +330,7 @@ void WorkerProcessor::on_finished(uint64_t id) {
     if (!execution->sent && !execution->timeout_reported)
       ++counters_.results_unsent;
   }
-  answer(*execution);
-  --active_[execution->namespace_name];
+  release(*execution);
   if (auto copy = std::move(execution->leased_copy)) {
     if (execution->claim == Claim::not_claimed && !stopping_)
       start(std::move(*copy), execution->namespace_name);
@@ -321,6 +340,14 @@ void WorkerProcessor::on_finished(uint64_t id) {
   start_waiting(execution->namespace_name);
   if (stopping_ && executions_.empty())
     quit();
+}
+
+void WorkerProcessor::release(Execution& execution) {
+  if (execution.released)
+    return;
+  execution.released = true;
+  answer(execution);
+  --active_[execution.namespace_name];
 }
 
 void WorkerProcessor::answer(Execution& execution) {
@@ -454,7 +481,9 @@ channels::WorkerStatus WorkerProcessor::status() const {
   auto out = counters_;
   out.lease_extensions += upkeep_counters_->lease_extensions;
   out.results_unsent += upkeep_counters_->results_unsent;
-  out.active_steps = static_cast<int64_t>(executions_.size());
+  out.active_steps = 0;
+  for (const auto& [ns, active] : active_)
+    out.active_steps += active;
   out.max_concurrent_steps = 0;
   for (const auto& [ns, limit] : options_.concurrency)
     out.max_concurrent_steps += limit;

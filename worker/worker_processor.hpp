@@ -47,6 +47,11 @@ struct WorkerProcessorOptions {
   std::chrono::milliseconds timeout_grace{2000};
   /// How results are sent: batch limit, attempts, retry delay.
   ResultSenderOptions results;
+  /// A step's slot frees when its handler returns, while its result is
+  /// still being sent (on that thread): for providers that block, whose
+  /// sends take a round trip the next step need not wait for. Needs a
+  /// handler thread more per slot.
+  bool free_slot_before_send = false;
   /// Told of every handler run (on the handler thread): its namespace,
   /// whether it succeeded, and how long it took. For metrics.
   std::function<void(const std::string& namespace_name, bool success,
@@ -70,7 +75,9 @@ struct WorkerProcessorOptions {
 ///   returned;
 /// - sends the result to `orchestration_step_results`, and acks the step
 ///   message only once the send succeeded (`ResultSender`: results that
-///   finish together go in one call); it answers the command then.
+///   finish together go in one call); it answers the command then, or
+///   with `free_slot_before_send` as soon as the handler returns: the send
+///   goes on on the handler's thread while the slot takes the next step.
 /// It never blocks: claims, handlers and sends run on handler threads
 /// (`run_job`), lease extensions and reported timeouts on `run_upkeep`
 /// (a thread of their own, so that handlers filling every handler thread
@@ -111,8 +118,9 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
   using Deadlines = std::multimap<caf::actor_clock::time_point, Deadline>;
 
   /// The thread writes its fields before it signals the actor
-  /// (`StepReady` after a claim, `StepFinished`); `settled` decides who
-  /// sends the result when the handler and the timeout race.
+  /// (`StepReady` after a claim, `StepHandled` when the handler returned,
+  /// `StepFinished`); `settled` decides who sends the result when the
+  /// handler and the timeout race.
   struct Execution {
     uint64_t id = 0;
     std::string namespace_name;
@@ -132,6 +140,9 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
     std::string error_type;
     int lease_ticks = 0;
     bool running = false;
+    /// Its slot and its command are released (`StepHandled`): its result
+    /// is on its way.
+    bool released = false;
     /// A leased copy of the message that arrived while the claim was under
     /// way (the poller read it just before the claim could): taken on if
     /// the claim fails, so the message does not wait for its lease to end.
@@ -157,7 +168,11 @@ class WorkerProcessor : public channels::worker_executor_actor::base {
                       std::chrono::seconds default_timeout);
   /// The step's handler started: count it, watch its timeout.
   void on_ready(const ExecutionPtr& execution);
+  /// The handler returned: frees the step's slot and answers its command.
+  void on_handled(uint64_t id);
   void on_finished(uint64_t id);
+  /// Answers the execution's command and frees its slot (once).
+  void release(Execution& execution);
   void add_deadline(caf::timespan after, Deadline deadline);
   void on_deadlines_due();
   void on_deadline(const Deadline& deadline);

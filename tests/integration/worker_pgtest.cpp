@@ -27,6 +27,72 @@ TEST_CASE("a worker bootstraps from templates and executes steps on PGMQ") {
   check_worker_executes_steps(pgmq_config(db.url()));
 }
 
+TEST_CASE("on PGMQ a step's slot passes to the next step when its handler "
+          "returns, while its result's send waits") {
+  ScratchDatabase db{"worker_slot"};
+  TempDir dir{"tasker_worker_slot"};
+  auto ns = unique_name("ws");
+  dir.write("worker_test.yaml", worker_test_template(ns));
+  auto config = pgmq_config(db.url());
+  config.template_path = dir.path().string();
+  config.worker.max_concurrent_steps = 1;
+  config.worker.event_system.fallback_polling_interval_ms = 200;
+  auto [registry, plan] = plan_worker_for(config);
+  auto provider = messaging::MessagingProvider::from_config(
+      worker::provider_config_for(config, plan));
+  REQUIRE(provider.ok());
+  REQUIRE(worker::prepare_queues(*provider, plan).ok());
+  REQUIRE(
+      provider->ensure_queues({std::string{config::kStepResultsQueue}}).ok());
+  auto queue = config::worker_queue_name(ns);
+  for (int i = 2; i <= 3; ++i) {
+    auto step = worker_test_step(ns, ns + "-task-" + std::to_string(i),
+                                 "tasker.square", {{"n", i}});
+    REQUIRE(provider->send(queue, {channels::to_json_text(step), {}, {}}).ok());
+  }
+  // Results cannot be written while this transaction holds the lock.
+  pqxx::connection holder{db.url()};
+  pqxx::work lock{holder};
+  lock.exec0("LOCK TABLE pgmq.q_" + std::string{config::kStepResultsQueue}
+             + " IN EXCLUSIVE MODE");
+  pqxx::connection observer{db.url()};
+  auto claimed = [&] {
+    pqxx::nontransaction tx{observer};
+    return tx
+        .exec1("SELECT count(*) FROM pgmq.q_" + queue + " WHERE read_ct > 0")[0]
+        .as<int>();
+  };
+
+  caf::actor_system_config cfg;
+  channels::configure_actor_system(cfg);
+  caf::actor_system sys{cfg};
+  std::vector<channels::StepResult> results;
+  {
+    worker::WorkerNode node{sys, *provider, registry, plan, config};
+    // One slot, two steps: the second is taken on while the first's result
+    // waits for the lock.
+    CHECK(eventually([&] {
+      return claimed() == 2;
+    }));
+    collect_results(*provider, ns, results);
+    CHECK(results.empty());
+    lock.commit();
+    CHECK(eventually([&] {
+      collect_results(*provider, ns, results);
+      return results.size() >= 2;
+    }));
+    CHECK(node.shutdown(5s));
+  }
+  REQUIRE(results.size() == 2);
+  std::set<std::string> tasks;
+  for (const auto& result : results)
+    tasks.insert(result.task_id);
+  CHECK(tasks.size() == 2);
+  auto metrics = provider->metrics(queue);
+  REQUIRE(metrics.ok());
+  CHECK(metrics->depth == 0);
+}
+
 TEST_CASE("a worker killed with SIGKILL mid-step loses nothing on PGMQ") {
   ScratchDatabase db{"worker_kill"};
   check_killed_worker_loses_nothing(

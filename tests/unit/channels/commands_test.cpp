@@ -96,6 +96,7 @@ TEST_CASE_FIXTURE(ChannelsFixture, "worker commands and replies round-trip") {
   check_round_trips(
       *this, WorkerStatus{"worker-3", 10, 9, 7, 2, 1, 3, 4, 5, 1, 8, 0.75});
   check_round_trips(*this, StepReady{7});
+  check_round_trips(*this, StepHandled{6});
   check_round_trips(*this, StepFinished{8});
   check_round_trips(*this, DeadlinesDue{});
   check_round_trips(*this, LeaseTick{});

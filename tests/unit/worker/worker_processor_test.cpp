@@ -407,6 +407,38 @@ TEST_CASE_FIXTURE(Fixture, "at most the namespace's concurrency runs at once "
   CHECK(now.active_steps == 0);
 }
 
+TEST_CASE_FIXTURE(Fixture, "freeing slots before sends, a step's command is "
+                           "answered and the next step started when its "
+                           "handler returns, before the step finishes") {
+  options.concurrency = {{"billing", 1}};
+  options.free_slot_before_send = true;
+  start();
+  for (int i = 1; i <= 2; ++i)
+    send(kQueue, channels::to_json_text(step("tasker.square", i)));
+  auto first = self->request(processor, caf::infinite,
+                             channels::ExecuteStepFromMessage{take(kQueue)});
+  auto second = self->request(processor, caf::infinite,
+                              channels::ExecuteStepFromMessage{take(kQueue)});
+  sched.run();
+  REQUIRE(jobs.size() == 1); // one slot
+  auto job = std::move(jobs.front());
+  jobs.pop_front();
+  job(); // the handler, then the result's send
+  // The actor takes one message at a time here: `StepHandled` first.
+  sched.run_once();
+  CHECK(jobs.size() == 1); // the second step has the slot
+  REQUIRE(self->has_next_message());
+  CHECK(testing::received<channels::StepExecuted>(first).claimed);
+  CHECK_FALSE(self->has_next_message());
+  CHECK(status().active_steps == 1);
+  drain();
+  CHECK(testing::received<channels::StepExecuted>(second).claimed);
+  auto now = status();
+  CHECK(now.steps_succeeded == 2);
+  CHECK(now.active_steps == 0);
+  CHECK(results().size() == 2);
+}
+
 TEST_CASE_FIXTURE(Fixture, "the lease of a long step is extended while its "
                            "handler runs") {
   start();
