@@ -34,7 +34,7 @@ void check_registered(caf::actor_system& sys,
 TEST_CASE_FIXTURE(ChannelsFixture, "every type of the block is registered") {
   constexpr auto kSize
       = caf::id_block::tasker::end - caf::id_block::tasker::begin;
-  static_assert(kSize == 55);
+  static_assert(kSize == 56);
   check_registered(sys, std::make_integer_sequence<caf::type_id_t, kSize>{});
   CHECK(caf::type_id<ExecuteStepFromEvent>::value >= caf::first_custom_type_id);
   CHECK(std::string{caf::type_name<ExecuteStepFromEvent>::value}
