@@ -48,9 +48,10 @@ struct WorkerProcessorOptions {
   /// How results are sent: batch limit, attempts, retry delay.
   ResultSenderOptions results;
   /// A step's slot frees when its handler returns, while its result is
-  /// still being sent (on that thread): for providers that block, whose
-  /// sends take a round trip the next step need not wait for. Needs a
-  /// handler thread more per slot.
+  /// still being sent (on that thread): for providers whose sends take a
+  /// round trip the next step need not wait for, and whose consumers hold
+  /// as many messages as they take (PGMQ). Needs a handler thread more per
+  /// slot.
   bool free_slot_before_send = false;
   /// Told of every handler run (on the handler thread): its namespace,
   /// whether it succeeded, and how long it took. For metrics.
