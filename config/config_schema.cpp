@@ -653,9 +653,10 @@ ConfigSchema::ConfigSchema() {
       "worker.max_concurrent_steps",
       "Steps of one namespace run at once (the prefetch of seed 004): the "
       "namespace's in-flight limit. At the limit the worker stops reading "
-      "that queue. A step holds its slot from its claim to its result's "
-      "send, so for quick handlers under load the slots bound the "
-      "namespace's throughput (docs/operations.md, \"Running workers\").",
+      "that queue. A step holds its slot from its claim until its handler "
+      "returns (PGMQ) or its result is sent and acked (RabbitMQ), so for "
+      "quick handlers under load the slots bound the namespace's "
+      "throughput (docs/operations.md, \"Running workers\").",
       TASKER_FIELD(worker.max_concurrent_steps), 1, 10000));
   s.push_back(string_list_setting(
       "worker.namespace_concurrency",
