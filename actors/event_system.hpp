@@ -40,10 +40,13 @@ bool provider_blocks(const messaging::MessagingProvider& provider);
 /// unless the mode is `PollingOnly`. The poller reads on its timer unless
 /// the mode is `EventDrivenOnly`; then it reads only when the router asks
 /// (after a listener gap, or when capacity frees). The actors are linked to
-/// it. `ShutdownEventSystem` is its shutdown gate: stop the listener (no
-/// new notifications), drain the router up to the deadline (no new reads,
-/// parked messages handed back), then stop everything and answer with the
-/// drain report. Unexpected termination of a child stops it too.
+/// it. `ShutdownEventSystem` is its shutdown gate: drain the router up to
+/// the deadline (nothing new routed, no reads, parked messages handed
+/// back) and answer with the drain report; then, once the processor has
+/// terminated, stop everything. The listener's subscription lasts until
+/// then: the processor may still be acking messages it leased (a worker
+/// answers a command when the handler returns, before the result's send
+/// and the ack). Unexpected termination of a child stops it too.
 template <class Processor, class Route>
 class EventSystem : public channels::event_system_actor::base {
  public:
@@ -178,25 +181,32 @@ class EventSystem : public channels::event_system_actor::base {
     stopping_ = true;
     core::log_info(component(), "shutting down: intake stopped, draining up to "
                                     + std::to_string(deadline_ms) + " ms");
-    if (listener_)
-      send_exit(listener_, caf::exit_reason::user_shutdown);
     request(router_, caf::infinite, channels::DrainEventSystem{deadline_ms})
         .then(
             [this, promise](channels::DrainReport& report) mutable {
               core::log_info(
                   component(),
-                  std::string{"stopped: "}
-                      + (report.drained ? "drained" : "deadline") + ", "
-                      + std::to_string(report.abandoned) + " abandoned, "
-                      + std::to_string(report.released) + " handed back");
+                  std::string{"drained: "}
+                      + (report.drained ? "nothing in flight" : "deadline")
+                      + ", " + std::to_string(report.abandoned) + " abandoned, "
+                      + std::to_string(report.released)
+                      + " handed back; stopping with the processor");
               promise.deliver(report);
-              quit(caf::exit_reason::user_shutdown);
+              quit_with_processor();
             },
             [this, promise](caf::error& err) mutable {
               promise.deliver(std::move(err));
-              quit(caf::exit_reason::user_shutdown);
+              quit_with_processor();
             });
     return promise;
+  }
+
+  // Stops when the processor has terminated (at once if it has).
+  void quit_with_processor() {
+    set_down_handler([this](caf::down_msg&) {
+      quit(caf::exit_reason::user_shutdown);
+    });
+    monitor(processor_);
   }
 
   messaging::MessagingProvider provider_;

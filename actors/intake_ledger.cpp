@@ -37,10 +37,8 @@ Admission IntakeLedger::admit_unleased(const std::string& queue, int64_t id) {
 }
 
 Admission IntakeLedger::admit_leased(const messaging::QueuedMessage& message) {
-  if (draining_) {
-    ++stats_.released;
-    return Admission::release;
-  }
+  if (draining_)
+    return Admission::hold;
   if (available() > 0) {
     start(message.queue, message.id);
     return Admission::route;
@@ -120,16 +118,11 @@ std::vector<std::string> IntakeLedger::take_deferred() {
   return queues;
 }
 
-std::vector<messaging::QueuedMessage> IntakeLedger::start_drain() {
+void IntakeLedger::start_drain() {
   draining_ = true;
   deferred_.clear();
   backlog_.clear();
-  std::vector<messaging::QueuedMessage> out{
-      std::make_move_iterator(parked_.begin()),
-      std::make_move_iterator(parked_.end())};
   parked_.clear();
-  stats_.released += out.size();
-  return out;
 }
 
 channels::EventSystemStats IntakeLedger::snapshot() const {

@@ -24,8 +24,12 @@ enum class Admission {
   defer,
   /// Saturated, and it holds a lease: keep it until capacity frees.
   park,
-  /// Hand it back to the provider: the park is full, or the router drains.
+  /// Hand it back to the provider: the park is full.
   release,
+  /// The router drains, and it holds a lease: leave it to the subscription,
+  /// which hands it back when it closes (handed back now, a push provider
+  /// would push it again at once).
+  hold,
 };
 
 /// A router's bookkeeping, kept apart from actors and I/O: the in-flight
@@ -77,8 +81,10 @@ class IntakeLedger {
   /// room to read them.
   std::vector<std::string> take_deferred();
 
-  /// Stops admitting work and returns the parked messages to release.
-  std::vector<messaging::QueuedMessage> start_drain();
+  /// Stops admitting work and forgets the parked messages: the
+  /// subscription that leased them hands them back when it closes (handed
+  /// back now, a push provider would push them again at once).
+  void start_drain();
 
   bool draining() const {
     return draining_;

@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -125,13 +124,12 @@ class NotificationRouter : public channels::notification_router_actor::base {
                             : ledger_.admit_unleased(queue, *id);
     switch (admission) {
       case Admission::route: dispatch(std::move(routed), queue, *id); break;
-      case Admission::release:
-        release(queue, {*id}, ledger_.draining() ? 0 : delay_ms());
-        break;
+      case Admission::release: release(queue, {*id}, delay_ms()); break;
       // Deferred behind a backlog with room left: poll the queue now.
       case Admission::defer: after_capacity_change(); break;
       case Admission::duplicate:
-      case Admission::park: break;
+      case Admission::park:
+      case Admission::hold: break;
     }
   }
 
@@ -239,11 +237,7 @@ class NotificationRouter : public channels::notification_router_actor::base {
     draining_promise_ = promise;
     if (poller_)
       this->send(poller_, channels::StopPolling{});
-    std::map<std::string, std::vector<int64_t>> parked;
-    for (auto& message : ledger_.start_drain())
-      parked[message.queue].push_back(message.id);
-    for (auto& [queue, ids] : parked)
-      release(queue, std::move(ids), 0);
+    ledger_.start_drain();
     if (ledger_.idle())
       finish_drain();
     else

@@ -152,6 +152,10 @@ bool OrchestrationNode::shutdown(std::chrono::milliseconds deadline) {
     self->send_exit(actor, caf::exit_reason::user_shutdown);
     self->receive([](caf::down_msg&) {});
   }
+  // Only now: closing its subscription voids the leases of its messages.
+  self->monitor(event_system_);
+  self->send_exit(event_system_, caf::exit_reason::user_shutdown);
+  self->receive([](caf::down_msg&) {});
   event_system_ = nullptr;
   sweeper_ = nullptr;
   processor_ = nullptr;

@@ -135,6 +135,10 @@ struct Fixture {
     return sys.registry().running() - actors_before;
   }
 
+  std::size_t event_actors_with_processor_gone() {
+    return sys.registry().running() + 1 - actors_before;
+  }
+
   int64_t send(std::string payload = R"({"step":1})") {
     auto id = log.provider.send(kQueue, {std::move(payload), {}, {}});
     REQUIRE(id.ok());
@@ -440,7 +444,8 @@ TEST_CASE("the in-flight limit stops intake and resumes it") {
   }
 }
 
-TEST_CASE("shutdown stops intake, drains and stops the actors") {
+TEST_CASE("shutdown stops intake, drains, and stops the actors once the "
+          "processor has stopped") {
   SUBCASE("drained before the deadline") {
     Fixture f{InMemoryPushMode::leased_message};
     f.start(DeploymentMode::event_driven_only, 2);
@@ -451,8 +456,8 @@ TEST_CASE("shutdown stops intake, drains and stops the actors") {
     auto handle
         = f.self->request(f.events, caf::infinite, ShutdownEventSystem{5000});
     f.sched.run();
-    CHECK(f.event_actors() == 3);
-    // Intake is stopped: a new message is not routed.
+    // Intake is stopped: a new message is not routed, but stays leased by
+    // the subscription, which lasts as long as the processor.
     f.send();
     CHECK(f.log.commands.size() == 2);
     f.log.finish();
@@ -460,9 +465,13 @@ TEST_CASE("shutdown stops intake, drains and stops the actors") {
     auto report = testing::received<DrainReport>(handle);
     CHECK(report.drained);
     CHECK(report.abandoned == 0);
-    CHECK(report.released == 1);
+    CHECK(report.released == 0);
     f.sched.run();
-    CHECK(f.event_actors() == 0);
+    CHECK(f.event_actors() == 4);
+    CHECK(f.visible() == 0);
+    f.self->send_exit(f.processor, caf::exit_reason::user_shutdown);
+    f.sched.run();
+    CHECK(f.event_actors_with_processor_gone() == 0);
     // Nothing was lost: the parked message and the late one are visible.
     CHECK(f.visible() == 2);
   }
@@ -481,7 +490,9 @@ TEST_CASE("shutdown stops intake, drains and stops the actors") {
     auto report = testing::received<DrainReport>(handle);
     CHECK_FALSE(report.drained);
     CHECK(report.abandoned == 2);
+    CHECK(f.event_actors() == 4);
+    f.self->send_exit(f.processor, caf::exit_reason::user_shutdown);
     f.sched.run();
-    CHECK(f.event_actors() == 0);
+    CHECK(f.event_actors_with_processor_gone() == 0);
   }
 }
