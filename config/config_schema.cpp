@@ -514,8 +514,9 @@ ConfigSchema::ConfigSchema() {
       TASKER_FIELD(rabbitmq.push_visibility_timeout_seconds), 1, 43200));
   s.push_back(string_list_setting(
       "rabbitmq.queue_prefetch",
-      "Per-queue prefetch overriding `prefetch`, as \"QUEUE=N\": the "
-      "concurrency of one namespace's queue.",
+      "Per-queue prefetch overriding `prefetch`, as \"QUEUE=N\". A worker "
+      "sets its namespaces' queues to twice their concurrency (steps whose "
+      "results are being sent stay unacked) unless listed here.",
       TASKER_FIELD(rabbitmq.queue_prefetch),
       "array of \"QUEUE=N\" with N from 1 to 65535", queue_prefetch_problem));
   s.push_back(string_setting(
@@ -654,9 +655,11 @@ ConfigSchema::ConfigSchema() {
       "Steps of one namespace run at once (the prefetch of seed 004): the "
       "namespace's in-flight limit. At the limit the worker stops reading "
       "that queue. A step holds its slot from its claim until its handler "
-      "returns (PGMQ) or its result is sent and acked (RabbitMQ), so for "
-      "quick handlers under load the slots bound the namespace's "
-      "throughput (docs/operations.md, \"Running workers\").",
+      "returns (until its result is sent too in memory), so for quick "
+      "handlers under load the slots bound the namespace's throughput "
+      "(docs/operations.md, \"Running workers\"). On RabbitMQ the worker's "
+      "queues get twice this as their prefetch unless "
+      "`rabbitmq.queue_prefetch` names them.",
       TASKER_FIELD(worker.max_concurrent_steps), 1, 10000));
   s.push_back(string_list_setting(
       "worker.namespace_concurrency",

@@ -110,19 +110,24 @@ make_registry(const config::WorkerConfig& config) {
 config::NodeConfig provider_config_for(const config::NodeConfig& config,
                                        const WorkerPlan& plan) {
   auto out = config;
-  auto fill = [&plan](std::vector<std::string>& queue_prefetch) {
-    std::set<std::string> configured;
-    for (const auto& item : queue_prefetch)
-      if (auto parts = config::split_assignment(item))
-        configured.insert(parts->first);
-    for (const auto& [ns, limit] : plan.concurrency) {
-      auto queue = config::worker_queue_name(ns);
-      if (!configured.contains(queue))
-        queue_prefetch.push_back(queue + "=" + std::to_string(limit));
-    }
-  };
-  fill(out.rabbitmq.queue_prefetch);
-  fill(out.in_memory.queue_prefetch);
+  auto fill
+      = [&plan](std::vector<std::string>& queue_prefetch, int64_t per_slot) {
+          std::set<std::string> configured;
+          for (const auto& item : queue_prefetch)
+            if (auto parts = config::split_assignment(item))
+              configured.insert(parts->first);
+          for (const auto& [ns, limit] : plan.concurrency) {
+            auto queue = config::worker_queue_name(ns);
+            if (!configured.contains(queue))
+              queue_prefetch.push_back(queue + "="
+                                       + std::to_string(per_slot * limit));
+          }
+        };
+  // A RabbitMQ worker's slot passes on when the handler returns, while the
+  // message stays unacked until its result is sent: the broker must push
+  // up to twice the slots to keep them busy.
+  fill(out.rabbitmq.queue_prefetch, 2);
+  fill(out.in_memory.queue_prefetch, 1);
   return out;
 }
 

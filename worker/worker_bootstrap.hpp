@@ -45,10 +45,11 @@ core::Result<WorkerPlan> plan_worker(const config::NodeConfig& config,
 core::Result<std::shared_ptr<HandlerRegistry>>
 make_registry(const config::WorkerConfig& config);
 
-/// `config` with each served queue's RabbitMQ and in-memory prefetch set to
-/// its namespace's concurrency, unless `rabbitmq.queue_prefetch` (or
-/// `in_memory.queue_prefetch`) sets it: the provider then pushes no more
-/// than the worker runs.
+/// `config` with each served queue's prefetch set from its namespace's
+/// concurrency, unless `rabbitmq.queue_prefetch` (or
+/// `in_memory.queue_prefetch`) sets it: in memory to the concurrency (the
+/// provider pushes no more than the worker runs), on RabbitMQ to twice it
+/// (steps whose results are being sent stay unacked, slots free).
 config::NodeConfig provider_config_for(const config::NodeConfig& config,
                                        const WorkerPlan& plan);
 

@@ -47,14 +47,14 @@ WorkerNode::WorkerNode(
     : system_(system), default_deadline_(config.worker.shutdown_timeout_ms) {
   auto options = processor_options(config, plan);
   options.observe_step = std::move(observe_step);
-  // On PGMQ a result's send is a round trip the next step need not wait
-  // for: a slot passes on when the handler returns, and the send goes on
-  // on its thread (a thread more per slot). RabbitMQ's broker pushes no
-  // more unacked messages than its prefetch, and the ack follows the send,
-  // so there the slot would wait for the send anyway (measured: no gain).
+  // A result's send is a round trip the next step need not wait for: a
+  // slot passes on when the handler returns, and the send goes on on its
+  // thread (a thread more per slot). On RabbitMQ the ack follows the send,
+  // so the worker's prefetch is twice its slots (`provider_config_for`).
+  // In memory a send is a call, not worth a thread.
   options.free_slot_before_send = provider.visit([](const auto& concrete) {
-    return std::is_same_v<std::decay_t<decltype(concrete)>,
-                          messaging::PgmqProvider>;
+    return !std::is_same_v<std::decay_t<decltype(concrete)>,
+                           messaging::InMemoryProvider>;
   });
   int64_t threads = 0;
   for (const auto& [ns, limit] : plan.concurrency)
@@ -140,6 +140,13 @@ bool WorkerNode::shutdown(std::chrono::milliseconds deadline) {
             self->send_exit(processor_, caf::exit_reason::user_shutdown);
           });
   if (!down)
+    self->receive([](caf::down_msg&) {});
+  // Only now: closing a subscription voids the leases of its messages.
+  for (auto& events : event_systems_) {
+    self->monitor(events);
+    self->send_exit(events, caf::exit_reason::user_shutdown);
+  }
+  for (std::size_t i = 0; i < event_systems_.size(); ++i)
     self->receive([](caf::down_msg&) {});
   event_systems_.clear();
   processor_ = nullptr;

@@ -133,9 +133,9 @@ TEST_CASE("an exec handler for a built-in callable replaces the built-in") {
   CHECK(outcome.result == 5);
 }
 
-TEST_CASE_FIXTURE(Templates, "on RabbitMQ and in memory each queue's prefetch "
-                             "is its namespace's concurrency unless "
-                             "configured") {
+TEST_CASE_FIXTURE(Templates, "each queue's prefetch is twice its namespace's "
+                             "concurrency on RabbitMQ and the concurrency in "
+                             "memory unless configured") {
   config.worker.namespaces = {"billing", "reports"};
   config.worker.namespace_concurrency = {"reports=2"};
   config.rabbitmq.queue_prefetch = {"worker_billing_queue=50"};
@@ -145,7 +145,7 @@ TEST_CASE_FIXTURE(Templates, "on RabbitMQ and in memory each queue's prefetch "
   auto provider_config = provider_config_for(config, *plan);
   CHECK(provider_config.rabbitmq.queue_prefetch
         == std::vector<std::string>{"worker_billing_queue=50",
-                                    "worker_reports_queue=2"});
+                                    "worker_reports_queue=4"});
   CHECK(provider_config.in_memory.queue_prefetch
         == std::vector<std::string>{"worker_reports_queue=7",
                                     "worker_billing_queue=10"});
