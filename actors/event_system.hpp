@@ -41,10 +41,10 @@ bool provider_blocks(const messaging::MessagingProvider& provider);
 /// the mode is `EventDrivenOnly`; then it reads only when the router asks
 /// (after a listener gap, or when capacity frees). The actors are linked to
 /// it. `ShutdownEventSystem` is its shutdown gate: drain the router up to
-/// the deadline (nothing new routed, no reads, parked messages handed
-/// back) and answer with the drain report; then, once the processor has
-/// terminated, stop everything. The listener's subscription lasts until
-/// then: the processor may still be acking messages it leased (a worker
+/// the deadline (nothing new routed, no reads; parked messages stay with
+/// the subscription) and answer with the drain report; then, once the
+/// processor has terminated, stop everything. The listener's subscription lasts
+/// until then: the processor may still be acking messages it leased (a worker
 /// answers a command when the handler returns, before the result's send
 /// and the ack). Unexpected termination of a child stops it too.
 template <class Processor, class Route>

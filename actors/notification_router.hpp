@@ -35,8 +35,9 @@ using PollerFactory = std::function<channels::fallback_poller_actor(
 ///   is full; polls get capacity before they read, so nothing is read that
 ///   cannot be processed;
 /// - notifications for queues it cannot route are counted and logged;
-/// - `DrainEventSystem` stops intake, releases parked messages and answers
-///   when nothing is in flight or at the deadline.
+/// - `DrainEventSystem` stops intake, leaves parked and newly pushed
+///   messages to the subscription that leased them, and answers when
+///   nothing is in flight or at the deadline.
 /// `Route` is `OrchestrationRoute` or `WorkerRoute`; `route` one of
 /// `route_orchestration`, `route_worker`.
 template <class Processor, class Route>

@@ -9,7 +9,6 @@
 #include <caf/scoped_actor.hpp>
 
 #include <algorithm>
-#include <type_traits>
 
 namespace tasker::worker {
 
@@ -52,10 +51,7 @@ WorkerNode::WorkerNode(
   // thread (a thread more per slot). On RabbitMQ the ack follows the send,
   // so the worker's prefetch is twice its slots (`provider_config_for`).
   // In memory a send is a call, not worth a thread.
-  options.free_slot_before_send = provider.visit([](const auto& concrete) {
-    return !std::is_same_v<std::decay_t<decltype(concrete)>,
-                           messaging::InMemoryProvider>;
-  });
+  options.free_slot_before_send = actors::provider_blocks(provider);
   int64_t threads = 0;
   for (const auto& [ns, limit] : plan.concurrency)
     threads += options.free_slot_before_send ? 2 * limit : limit;

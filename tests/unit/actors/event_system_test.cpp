@@ -135,6 +135,7 @@ struct Fixture {
     return sys.registry().running() - actors_before;
   }
 
+  // The same once the processor (counted in `actors_before`) has stopped.
   std::size_t event_actors_with_processor_gone() {
     return sys.registry().running() + 1 - actors_before;
   }
