@@ -2,6 +2,8 @@
 
 #include "core/logger.hpp"
 
+#include <iterator>
+#include <optional>
 #include <utility>
 
 namespace tasker::actors {
@@ -23,12 +25,12 @@ FallbackPoller::behavior_type FallbackPoller::make_behavior() {
         if (stopped_)
           return;
         for (const auto& queue : options_.queues)
-          poll(queue);
+          poll(queue, /*scan*/ true);
         delayed_send(this, options_.interval, channels::PollTick{});
       },
       [this](channels::PollRequested& request) {
         if (!stopped_)
-          poll(request.queue);
+          poll(request.queue, request.scan);
       },
       [this](channels::ReleaseMessages& request) {
         release(request);
@@ -48,24 +50,28 @@ void FallbackPoller::on_exit() {
   router_ = nullptr;
 }
 
-void FallbackPoller::poll(const std::string& queue) {
+void FallbackPoller::poll(const std::string& queue, bool scan) {
   if (reading_.count(queue) > 0) {
-    again_.insert(queue);
+    again_[queue] = again_[queue] || scan;
     return;
   }
   reading_.insert(queue);
   request(router_, caf::infinite,
-          channels::ReservePollCapacity{queue, options_.batch_size})
+          channels::ReservePollCapacity{queue, options_.batch_size, scan})
       .then(
           [this, queue](channels::PollCapacity& capacity) {
             reading_.erase(queue);
-            bool asked_again = again_.erase(queue) > 0;
+            std::optional<bool> asked_again;
+            if (auto i = again_.find(queue); i != again_.end()) {
+              asked_again = i->second;
+              again_.erase(i);
+            }
             // A zero grant: the router asks again when capacity frees.
             if (capacity.granted <= 0)
               return;
-            read(queue, capacity.granted);
+            read(queue, capacity);
             if (asked_again && !stopped_)
-              poll(queue);
+              poll(queue, *asked_again);
           },
           [this, queue](caf::error& err) {
             reading_.erase(queue);
@@ -75,20 +81,41 @@ void FallbackPoller::poll(const std::string& queue) {
           });
 }
 
-void FallbackPoller::read(const std::string& queue, int64_t granted) {
-  channels::PolledMessages polled{queue, {}, granted};
-  auto got = provider_.receive(queue, static_cast<int32_t>(granted),
-                               options_.visibility_timeout);
-  if (got)
-    polled.messages = std::move(*got);
-  else
-    core::log_warn("poller", "reading '" + queue
-                                 + "' failed: " + got.error().to_string());
-  bool full = got && static_cast<int64_t>(polled.messages.size()) == granted;
+void FallbackPoller::read(const std::string& queue,
+                          const channels::PollCapacity& capacity) {
+  channels::PolledMessages polled{queue, {}, capacity.granted, capacity.scan};
+  bool failed = false;
+  if (!capacity.ids.empty()) {
+    auto got = provider_.read_by_ids(queue, capacity.ids,
+                                     options_.visibility_timeout);
+    if (got) {
+      polled.messages = std::move(*got);
+    } else {
+      // The ids stay in the queue: scan for them instead.
+      core::log_warn("poller",
+                     "reading notified messages of '" + queue
+                         + "' by id failed: " + got.error().to_string());
+      polled.scanned = true;
+    }
+  }
+  auto wanted = capacity.granted - std::ssize(polled.messages);
+  if (polled.scanned && wanted > 0) {
+    auto got = provider_.receive(queue, static_cast<int32_t>(wanted),
+                                 options_.visibility_timeout);
+    if (got) {
+      std::move(got->begin(), got->end(), std::back_inserter(polled.messages));
+    } else {
+      failed = true;
+      core::log_warn("poller", "reading '" + queue
+                                   + "' failed: " + got.error().to_string());
+    }
+  }
+  bool full = !failed && std::ssize(polled.messages) == capacity.granted;
+  auto scanned = polled.scanned;
   send(router_, std::move(polled));
   // A full batch: there may be more; read on while the router grants room.
   if (full && !stopped_)
-    poll(queue);
+    poll(queue, scanned);
 }
 
 void FallbackPoller::release(const channels::ReleaseMessages& request) {

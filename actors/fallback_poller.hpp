@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,17 +47,18 @@ class FallbackPoller : public channels::fallback_poller_actor::base {
   void on_exit() override;
 
  private:
-  void poll(const std::string& queue);
-  void read(const std::string& queue, int64_t granted);
+  void poll(const std::string& queue, bool scan);
+  void read(const std::string& queue, const channels::PollCapacity& capacity);
   void release(const channels::ReleaseMessages& request);
 
   messaging::MessagingProvider provider_;
   channels::notification_router_actor router_;
   FallbackPollerOptions options_;
   bool stopped_ = false;
-  /// Queues with a reservation outstanding, and those asked for meanwhile.
+  /// Queues with a reservation outstanding, and those asked for meanwhile
+  /// (with whether any of the asks wanted a scan).
   std::set<std::string> reading_;
-  std::set<std::string> again_;
+  std::map<std::string, bool> again_;
   int64_t released_ = 0;
   int64_t release_failures_ = 0;
 };

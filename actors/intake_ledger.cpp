@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <utility>
 
 namespace tasker::actors {
 
 IntakeLedger::IntakeLedger(int64_t limit)
-    : limit_(std::max<int64_t>(limit, 1)) {
+    : limit_(std::max<int64_t>(limit, 1)),
+      max_deferred_ids_(std::max<int64_t>(1024, 8 * limit_)) {
   stats_.limit = limit_;
 }
 
@@ -24,11 +26,11 @@ Admission IntakeLedger::admit_unleased(const std::string& queue, int64_t id) {
   }
   if (draining_)
     return Admission::defer;
-  if (available() <= 0 || backlog_.contains(queue)) {
+  if (available() <= 0 || has_backlog(queue)) {
     if (available() <= 0)
       note_saturation();
     deferred_.insert(queue);
-    backlog_.insert(queue);
+    remember_deferred(queue, id);
     ++stats_.deferred;
     return Admission::defer;
   }
@@ -52,17 +54,35 @@ Admission IntakeLedger::admit_leased(const messaging::QueuedMessage& message) {
   return Admission::release;
 }
 
-int64_t IntakeLedger::reserve(const std::string& queue, int64_t wanted) {
+PollGrant IntakeLedger::reserve(const std::string& queue, int64_t wanted,
+                                bool scan) {
   if (draining_ || wanted <= 0)
-    return 0;
-  auto granted = std::min(wanted, available());
-  if (granted <= 0) {
+    return {};
+  auto room = std::min(wanted, available());
+  if (room <= 0) {
     note_saturation();
     deferred_.insert(queue);
-    return 0;
+    if (scan)
+      unknown_backlog_.insert(queue);
+    return {};
   }
-  reserved_ += granted;
-  return granted;
+  PollGrant grant{0, {}, scan || unknown_backlog_.contains(queue)};
+  if (auto i = deferred_ids_.find(queue); i != deferred_ids_.end()) {
+    auto& ids = i->second;
+    while (!ids.empty() && std::ssize(grant.ids) < room) {
+      auto id = ids.front();
+      ids.pop_front();
+      --deferred_id_count_;
+      // A scan may have claimed it meanwhile.
+      if (!messages_.contains(Key{queue, id}))
+        grant.ids.push_back(id);
+    }
+    if (ids.empty())
+      deferred_ids_.erase(i);
+  }
+  grant.granted = grant.scan ? room : std::ssize(grant.ids);
+  reserved_ += grant.granted;
+  return grant;
 }
 
 Admission IntakeLedger::admit_polled(const std::string& queue, int64_t id) {
@@ -82,9 +102,11 @@ void IntakeLedger::unreserve(int64_t units) {
 }
 
 void IntakeLedger::polled(const std::string& queue, int64_t granted,
-                          int64_t read) {
-  if (read < granted)
-    backlog_.erase(queue);
+                          int64_t read, bool scanned) {
+  if (scanned && read < granted)
+    unknown_backlog_.erase(queue);
+  if (deferred_ids_.contains(queue))
+    deferred_.insert(queue);
 }
 
 bool IntakeLedger::complete(const std::string& queue, int64_t id) {
@@ -121,7 +143,9 @@ std::vector<std::string> IntakeLedger::take_deferred() {
 void IntakeLedger::start_drain() {
   draining_ = true;
   deferred_.clear();
-  backlog_.clear();
+  deferred_ids_.clear();
+  deferred_id_count_ = 0;
+  unknown_backlog_.clear();
   parked_.clear();
 }
 
@@ -139,6 +163,19 @@ void IntakeLedger::start(const std::string& queue, int64_t id) {
   stats_.max_in_flight = std::max(stats_.max_in_flight, in_flight_);
   if (available() <= 0)
     note_saturation();
+}
+
+void IntakeLedger::remember_deferred(const std::string& queue, int64_t id) {
+  if (deferred_id_count_ >= max_deferred_ids_) {
+    unknown_backlog_.insert(queue);
+    return;
+  }
+  deferred_ids_[queue].push_back(id);
+  ++deferred_id_count_;
+}
+
+bool IntakeLedger::has_backlog(const std::string& queue) const {
+  return deferred_ids_.contains(queue) || unknown_backlog_.contains(queue);
 }
 
 void IntakeLedger::note_saturation() {

@@ -32,30 +32,49 @@ enum class Admission {
   hold,
 };
 
+/// What a poll may read: up to `granted` messages, first `ids` by id, then,
+/// with `scan`, the oldest visible ones.
+struct PollGrant {
+  int64_t granted = 0;
+  std::vector<int64_t> ids;
+  bool scan = true;
+};
+
 /// A router's bookkeeping, kept apart from actors and I/O: the in-flight
 /// limit, which messages are in flight (to route a message seen by both
-/// listener and poller once), poll reservations, parked leased messages
-/// and the queues to poll when capacity frees. Nothing grows without bound:
-/// in flight and reserved stay within `limit`, the park within `limit`,
-/// the deferred set within the number of queues.
+/// listener and poller once), poll reservations, parked leased messages,
+/// the queues to poll when capacity frees and the ids of the deferred
+/// notifications, which polls claim by id rather than by scanning the queue
+/// from its oldest message. Nothing grows without bound: in flight and
+/// reserved stay within `limit`, the park within `limit`, the deferred set
+/// within the number of queues, the deferred ids within `max_deferred_ids`
+/// (past it a queue's backlog is unknown until a scan finds its end).
 class IntakeLedger {
  public:
   explicit IntakeLedger(int64_t limit);
 
+  /// Deferred ids kept at most, over all queues: `max(1024, 8 * limit)`.
+  int64_t max_deferred_ids() const {
+    return max_deferred_ids_;
+  }
+
   /// A notification without a lease: `Available{queue, id}` or a `Message`
   /// with `leased == false` (its processor claims it first). While its
-  /// queue has a backlog (a notification was deferred and no poll has found
-  /// the queue empty since) it is deferred too, even with room: polls read
-  /// oldest first, so that new messages do not overtake waiting ones.
+  /// queue has a backlog (deferred ids not yet claimed, or ids not kept and
+  /// no scan has found the queue's end since) it is deferred too, even with
+  /// room, so that new messages do not overtake waiting ones.
   Admission admit_unleased(const std::string& queue, int64_t id);
 
   /// A message pushed with a lease. `park` keeps it in the ledger.
   Admission admit_leased(const messaging::QueuedMessage& message);
 
   /// Reserves room for a poll of up to `wanted` messages of `queue` and
-  /// returns the grant; a zero grant (saturated) remembers `queue` for
-  /// `take_deferred`. Draining grants nothing.
-  int64_t reserve(const std::string& queue, int64_t wanted);
+  /// returns the grant: the queue's oldest deferred ids that fit (those not
+  /// in flight) and, when `scan` asks for it or ids were not kept, a scan
+  /// for the rest of the room. Without either it grants nothing. Saturated,
+  /// it grants nothing and remembers `queue` for `take_deferred` (and a
+  /// scan asked for as a backlog not known). Draining grants nothing.
+  PollGrant reserve(const std::string& queue, int64_t wanted, bool scan);
 
   /// A message a reserved poll returned (leased): it takes one unit of the
   /// reservation. Returns `route`, or `release` while draining.
@@ -64,9 +83,11 @@ class IntakeLedger {
   /// Returns the unused part of a poll's reservation.
   void unreserve(int64_t units);
 
-  /// A poll of `queue` granted `granted` and read `read` messages: fewer
-  /// means its backlog is gone.
-  void polled(const std::string& queue, int64_t granted, int64_t read);
+  /// A poll of `queue` granted `granted` and read `read` messages. A scan
+  /// that read fewer found the queue's end: no backlog is unknown. Deferred
+  /// ids left make `take_deferred` return the queue again.
+  void polled(const std::string& queue, int64_t granted, int64_t read,
+              bool scanned);
 
   /// A routed command for message `id` of `queue` was answered. Returns
   /// true when the message was notified again meanwhile (it may have come
@@ -131,6 +152,8 @@ class IntakeLedger {
 
   void start(const std::string& queue, int64_t id);
   void note_saturation();
+  void remember_deferred(const std::string& queue, int64_t id);
+  bool has_backlog(const std::string& queue) const;
 
   int64_t limit_;
   int64_t in_flight_ = 0;
@@ -140,8 +163,12 @@ class IntakeLedger {
   std::unordered_map<Key, InFlight, KeyHash> messages_;
   std::deque<messaging::QueuedMessage> parked_;
   std::set<std::string> deferred_;
-  /// Queues with visible messages left unclaimed (bounded by the queues).
-  std::set<std::string> backlog_;
+  /// Ids of deferred notifications per queue, oldest first.
+  std::unordered_map<std::string, std::deque<int64_t>> deferred_ids_;
+  int64_t deferred_id_count_ = 0;
+  int64_t max_deferred_ids_;
+  /// Queues with deferred notifications whose ids were not kept.
+  std::set<std::string> unknown_backlog_;
   channels::EventSystemStats stats_;
 };
 

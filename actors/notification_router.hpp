@@ -70,8 +70,10 @@ class NotificationRouter : public channels::notification_router_actor::base {
           on_notification(std::move(received.notification));
         },
         [this](channels::ReservePollCapacity& request) {
-          return channels::PollCapacity{
-              ledger_.reserve(request.queue, request.wanted)};
+          auto grant
+              = ledger_.reserve(request.queue, request.wanted, request.scan);
+          return channels::PollCapacity{grant.granted, std::move(grant.ids),
+                                        grant.scan};
         },
         [this](channels::PolledMessages& polled) {
           on_polled(std::move(polled));
@@ -117,7 +119,7 @@ class NotificationRouter : public channels::notification_router_actor::base {
     }
     if (auto poll = std::get_if<channels::PollRequested>(&routed)) {
       if (!ledger_.draining())
-        request_poll(poll->queue);
+        request_poll(poll->queue, /*scan*/ true);
       return;
     }
     const auto queue = command_queue(routed);
@@ -140,7 +142,8 @@ class NotificationRouter : public channels::notification_router_actor::base {
     auto unused
         = polled.reserved - static_cast<int64_t>(polled.messages.size());
     ledger_.polled(polled.queue, polled.reserved,
-                   static_cast<int64_t>(polled.messages.size()));
+                   static_cast<int64_t>(polled.messages.size()),
+                   polled.scanned);
     std::vector<int64_t> released;
     for (auto& message : polled.messages) {
       auto id = message.id;
@@ -195,8 +198,10 @@ class NotificationRouter : public channels::notification_router_actor::base {
   }
 
   void on_complete(const std::string& queue, int64_t id) {
+    // Notified again while in flight: it may be visible again, unknown to
+    // the ledger.
     if (ledger_.complete(queue, id) && !ledger_.draining())
-      request_poll(queue);
+      request_poll(queue, /*scan*/ true);
     after_capacity_change();
   }
 
@@ -214,9 +219,9 @@ class NotificationRouter : public channels::notification_router_actor::base {
       finish_drain();
   }
 
-  void request_poll(const std::string& queue) {
+  void request_poll(const std::string& queue, bool scan = false) {
     if (poller_)
-      this->send(poller_, channels::PollRequested{queue});
+      this->send(poller_, channels::PollRequested{queue, scan});
   }
 
   void release(const std::string& queue, std::vector<int64_t> ids,

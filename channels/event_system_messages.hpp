@@ -16,9 +16,11 @@
 namespace tasker::channels {
 
 /// Poller → router: may I read up to `wanted` messages from `queue`?
+/// `scan`: the poller's timer asks, to find messages nobody was notified of.
 struct ReservePollCapacity {
   std::string queue;
   int64_t wanted = 0;
+  bool scan = false;
 
   friend bool operator==(const ReservePollCapacity&, const ReservePollCapacity&)
       = default;
@@ -27,13 +29,18 @@ struct ReservePollCapacity {
 /// Inspects a `ReservePollCapacity`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReservePollCapacity& x) {
-  return f(caf::meta::type_name("ReservePollCapacity"), x.queue, x.wanted);
+  return f(caf::meta::type_name("ReservePollCapacity"), x.queue, x.wanted,
+           x.scan);
 }
 
 /// Router → poller: read at most `granted` messages (0: not now; the router
-/// asks for the poll again when capacity frees).
+/// asks for the poll again when capacity frees): first `ids` (deferred
+/// notifications' messages, claimed by id), then, with `scan`, the oldest
+/// visible messages for the rest of the grant.
 struct PollCapacity {
   int64_t granted = 0;
+  std::vector<int64_t> ids;
+  bool scan = true;
 
   friend bool operator==(const PollCapacity&, const PollCapacity&) = default;
 };
@@ -41,22 +48,24 @@ struct PollCapacity {
 /// Inspects a `PollCapacity`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, PollCapacity& x) {
-  return f(caf::meta::type_name("PollCapacity"), x.granted);
+  return f(caf::meta::type_name("PollCapacity"), x.granted, x.ids, x.scan);
 }
 
 /// Poller → router: what one read of `queue` returned (leased messages),
-/// settling a reservation of `reserved`.
+/// settling a reservation of `reserved`; `scanned`: it read the oldest
+/// visible messages, not only ids.
 struct PolledMessages {
   std::string queue;
   std::vector<messaging::QueuedMessage> messages;
   int64_t reserved = 0;
+  bool scanned = true;
 };
 
 /// Inspects a `PolledMessages`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, PolledMessages& x) {
   return f(caf::meta::type_name("PolledMessages"), x.queue, x.messages,
-           x.reserved);
+           x.reserved, x.scanned);
 }
 
 /// Router → poller: hand leased messages of `queue` back to the provider

@@ -24,9 +24,11 @@ typename Inspector::result_type inspect(Inspector& f, NotificationReceived& x) {
 }
 
 /// Poll `queue` now: an `Available` without id said something is ready
-/// there, but not what.
+/// there, but not what, or its router has room for deferred messages.
+/// `scan`: read the oldest visible messages, not only deferred ids.
 struct PollRequested {
   std::string queue;
+  bool scan = false;
 
   friend bool operator==(const PollRequested&, const PollRequested&) = default;
 };
@@ -34,7 +36,7 @@ struct PollRequested {
 /// Inspects a `PollRequested`.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, PollRequested& x) {
-  return f(caf::meta::type_name("PollRequested"), x.queue);
+  return f(caf::meta::type_name("PollRequested"), x.queue, x.scan);
 }
 
 /// Ask a router for its event system counters.

@@ -6,6 +6,7 @@
 #include "messaging/pgmq/pgmq_provider.hpp"
 #include "messaging/rabbitmq/rabbitmq_provider.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -161,6 +162,35 @@ class MessagingProvider {
              std::chrono::seconds visibility_timeout) {
     return visit([&](auto& p) {
       return p.read_by_id(queue, id, visibility_timeout);
+    });
+  }
+
+  /// Claims those of `ids` that are visible, in id order; the others (gone,
+  /// leased) are skipped. One call where the provider claims a batch by id,
+  /// else one `read_by_id` each, stopping at the first failure: its error
+  /// when nothing was claimed, else what was.
+  core::Result<std::vector<QueuedMessage>>
+  read_by_ids(const std::string& queue, const std::vector<int64_t>& ids,
+              std::chrono::seconds visibility_timeout) {
+    return visit([&](auto& p) -> core::Result<std::vector<QueuedMessage>> {
+      if constexpr (requires { p.read_by_ids(queue, ids, visibility_timeout); })
+        return p.read_by_ids(queue, ids, visibility_timeout);
+      else {
+        std::vector<int64_t> sorted = ids;
+        std::sort(sorted.begin(), sorted.end());
+        std::vector<QueuedMessage> out;
+        for (auto id : sorted) {
+          auto got = p.read_by_id(queue, id, visibility_timeout);
+          if (!got) {
+            if (out.empty())
+              return got.error();
+            break;
+          }
+          if (*got)
+            out.push_back(std::move(**got));
+        }
+        return out;
+      }
     });
   }
 

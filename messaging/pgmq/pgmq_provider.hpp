@@ -74,6 +74,10 @@ class PgmqProvider {
   core::Result<std::optional<QueuedMessage>>
   read_by_id(const std::string& queue, int64_t id,
              std::chrono::seconds visibility_timeout);
+  /// Claims those of `ids` that are visible, by key (no scan), in id order.
+  core::Result<std::vector<QueuedMessage>>
+  read_by_ids(const std::string& queue, const std::vector<int64_t>& ids,
+              std::chrono::seconds visibility_timeout);
   core::Result<void> ack(const std::string& queue, int64_t id);
   core::Result<void> ack_batch(const std::string& queue,
                                const std::vector<int64_t>& ids);

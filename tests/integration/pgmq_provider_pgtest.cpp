@@ -646,6 +646,44 @@ TEST_CASE("a worn-out message is dead-lettered and the receive goes on") {
   CHECK(f.provider.metrics(q)->depth == 1);
 }
 
+TEST_CASE("read_by_ids claims the visible ones of its ids in id order and "
+          "skips the leased, the gone and the worn out") {
+  Fixture f;
+  auto q = f.queue("byids");
+  std::vector<int64_t> ids;
+  for (int n = 0; n < 5; ++n) {
+    auto id = f.provider.send(q, json_message({{"n", n}}));
+    REQUIRE(id.ok());
+    ids.push_back(*id);
+  }
+  REQUIRE(f.provider.read_by_id(q, ids[1], 30s)->has_value());
+  REQUIRE(f.provider.ack(q, ids[3]).ok());
+  // Message 4 reaches max deliveries (3) through claims that lapse at once.
+  for (int delivery = 1; delivery <= 3; ++delivery)
+    REQUIRE(f.provider.read_by_id(q, ids[4], 0s)->has_value());
+  auto got = f.provider.read_by_ids(
+      q, {ids[4], ids[3], ids[2], ids[1], ids[0], ids[4] + 1000}, 30s);
+  REQUIRE_MESSAGE(got.ok(), got.error().to_string());
+  REQUIRE(got->size() == 2);
+  CHECK(got->at(0).id == ids[0]);
+  CHECK(got->at(1).id == ids[2]);
+  CHECK(number_of(got->at(1).payload) == 2);
+  CHECK(got->at(1).leased);
+  CHECK(got->at(1).delivery_count == 1);
+  // Leased now: a second claim gets nothing.
+  auto again = f.provider.read_by_ids(q, {ids[0], ids[2]}, 30s);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+  auto dead = f.provider.receive(q + "_dlq", 10, 30s);
+  REQUIRE(dead.ok());
+  REQUIRE(dead->size() == 1);
+  CHECK(dead->front().headers.at("x-original-id") == std::to_string(ids[4]));
+  CHECK(f.provider.read_by_ids(q, {}, 30s)->empty());
+  auto bad = f.provider.read_by_ids("no such queue", {ids[0]}, 30s);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message().find("no such queue") != std::string::npos);
+}
+
 TEST_CASE("the provider and the PGMQ SQL API share queues") {
   Fixture f;
   auto q = f.queue("sql");

@@ -38,7 +38,7 @@ recording_poller(fallback_poller_actor::pointer,
   return {
       [](PollTick&) {},
       [polls](PollRequested& p) {
-        polls->push_back(p.queue);
+        polls->push_back(p.scan ? "scan:" + p.queue : p.queue);
       },
       [polls](ReleaseMessages& r) {
         for (auto id : r.ids)
@@ -146,7 +146,7 @@ TEST_CASE("the router requests the dual command and counts what it did") {
             "ProcessStepResultFromMessage:orchestration_step_results:7",
             "InitializeTaskFromMessageEvent:orchestration_task_requests:8"});
   CHECK(f.polls
-        == std::vector<std::string>{"orchestration_task_finalizations"});
+        == std::vector<std::string>{"scan:orchestration_task_finalizations"});
   auto stats = f.stats(router);
   CHECK(stats.notifications == 4);
   CHECK(stats.commands_routed == 2);
@@ -191,7 +191,7 @@ TEST_CASE("a message in flight is routed once however often it is seen") {
   // polled in case it came back (e.g. requeued).
   log.finish();
   f.sched.run();
-  CHECK(f.polls == std::vector<std::string>{"worker_billing_queue"});
+  CHECK(f.polls == std::vector<std::string>{"scan:worker_billing_queue"});
   CHECK(log.processed == std::map<int64_t, int>{{*id, 1}});
   CHECK(f.stats(router).in_flight == 0);
   f.self->send_exit(router, caf::exit_reason::user_shutdown);
@@ -210,7 +210,7 @@ TEST_CASE("polls get capacity before they read, and saturation defers") {
   auto reserve = [&](int64_t wanted) {
     auto handle = f.self->request(
         router, caf::infinite,
-        ReservePollCapacity{"orchestration_step_results", wanted});
+        ReservePollCapacity{"orchestration_step_results", wanted, true});
     f.sched.run();
     return testing::received<PollCapacity>(handle).granted;
   };
@@ -236,6 +236,49 @@ TEST_CASE("polls get capacity before they read, and saturation defers") {
   CHECK(stats.polls == 2);
   CHECK(stats.polled_messages == 1);
   CHECK(stats.in_flight == 0);
+  f.self->send_exit(router, caf::exit_reason::user_shutdown);
+  f.self->send_exit(processor, caf::exit_reason::user_shutdown);
+  f.sched.run();
+}
+
+TEST_CASE("saturated, deferred notifications reach the poller as ids to "
+          "claim") {
+  RouterFixture f;
+  testing::WorkerLog log{
+      messaging::MessagingProvider{messaging::InMemoryProvider{}}};
+  const std::string queue = "worker_billing_queue";
+  REQUIRE(log.provider.create_queue(queue).ok());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto id = log.provider.send(queue, {"{}", {}, {}});
+    REQUIRE(id.ok());
+    ids.push_back(*id);
+  }
+  log.hold = true;
+  auto processor = f.sys.spawn(testing::fake_worker_processor, &log);
+  auto router
+      = f.sys.spawn<NotificationRouter<worker_processor_actor, WorkerRoute>>(
+          processor, f.recording_poller_factory(), &route_worker, 1);
+  for (auto id : ids)
+    f.self->send(router, NotificationReceived{Available{queue, id}});
+  f.sched.run();
+  CHECK(log.commands
+        == std::vector<std::string>{"event:" + std::to_string(ids[0])});
+  auto reserve = [&] {
+    auto handle = f.self->request(router, caf::infinite,
+                                  ReservePollCapacity{queue, 5, false});
+    f.sched.run();
+    return testing::received<PollCapacity>(handle);
+  };
+  CHECK(reserve().granted == 0);
+  // The first finishes: the queue is polled for the next id, not scanned.
+  log.finish();
+  f.sched.run();
+  CHECK(f.polls == std::vector<std::string>{queue});
+  auto capacity = reserve();
+  CHECK(capacity.granted == 1);
+  CHECK(capacity.ids == std::vector<int64_t>{ids[1]});
+  CHECK_FALSE(capacity.scan);
   f.self->send_exit(router, caf::exit_reason::user_shutdown);
   f.self->send_exit(processor, caf::exit_reason::user_shutdown);
   f.sched.run();

@@ -107,6 +107,7 @@ TEST_CASE_FIXTURE(ChannelsFixture, "worker commands and replies round-trip") {
 
 TEST_CASE_FIXTURE(ChannelsFixture, "notifications round-trip") {
   check_round_trips(*this, PollRequested{"worker_payments_queue"});
+  check_round_trips(*this, PollRequested{"worker_payments_queue", true});
   check_round_trips(*this, GetEventSystemStats{});
   check_round_trips(
       *this, EventSystemStats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
@@ -141,8 +142,8 @@ TEST_CASE_FIXTURE(ChannelsFixture, "notifications round-trip") {
 }
 
 TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
-  check_round_trips(*this, ReservePollCapacity{"q", 20});
-  check_round_trips(*this, PollCapacity{7});
+  check_round_trips(*this, ReservePollCapacity{"q", 20, true});
+  check_round_trips(*this, PollCapacity{7, {3, 4}, false});
   check_round_trips(*this, ReleaseMessages{"q", {1, 2, 3}, 1000});
   check_round_trips(*this, PollTick{});
   check_round_trips(*this, StopPolling{});
@@ -169,10 +170,11 @@ TEST_CASE_FIXTURE(ChannelsFixture, "event system messages round-trip") {
                                              EventSystemStats{1, 2, 3}});
 
   auto msg = sample_message("worker_payments_queue");
-  PolledMessages in{"worker_payments_queue", {msg, msg}, 5};
+  PolledMessages in{"worker_payments_queue", {msg, msg}, 5, false};
   for (auto out : {binary_round_trip(in), message_round_trip(in)}) {
     CHECK(out.queue == in.queue);
     CHECK(out.reserved == 5);
+    CHECK_FALSE(out.scanned);
     REQUIRE(out.messages.size() == 2);
     CHECK(same_message(out.messages[1], msg));
   }
