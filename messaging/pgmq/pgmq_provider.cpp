@@ -390,6 +390,13 @@ std::size_t dead_letter(PooledConnection& c, const std::string& queue,
       .affected_rows();
 }
 
+// Claimed messages come back in no particular order.
+void sort_by_id(std::vector<QueuedMessage>& messages) {
+  std::sort(messages.begin(), messages.end(), [](const auto& a, const auto& b) {
+    return a.id < b.id;
+  });
+}
+
 /// What one claim did.
 struct Claimed {
   /// The messages it leased.
@@ -455,6 +462,19 @@ std::string queue_list(const std::vector<std::string>& queues) {
 
 Result<void> validate(const std::string& queue) {
   return config::validate_queue_name(queue);
+}
+
+// The checks of a claim by id before any I/O.
+Result<void> validate_claim(std::string_view operation,
+                            const std::string& queue,
+                            std::chrono::seconds visibility_timeout) {
+  if (auto ok = validate(queue); !ok)
+    return ok;
+  if (visibility_timeout.count() < 0)
+    return Error{ErrorCode::invalid_argument,
+                 "pgmq " + std::string{operation} + " on queue '" + queue
+                     + "': the visibility timeout must be 0 or more"};
+  return {};
 }
 
 // The queue and, unless it is one, its dead-letter queue.
@@ -871,9 +891,7 @@ PgmqProvider::receive(const std::string& queue, int32_t limit,
               || out.size() >= static_cast<std::size_t>(limit))
             break;
         }
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-          return a.id < b.id;
-        });
+        sort_by_id(out);
         return out;
       });
 }
@@ -881,12 +899,8 @@ PgmqProvider::receive(const std::string& queue, int32_t limit,
 core::Result<std::optional<QueuedMessage>>
 PgmqProvider::read_by_id(const std::string& queue, int64_t id,
                          std::chrono::seconds visibility_timeout) {
-  if (auto ok = validate(queue); !ok)
+  if (auto ok = validate_claim("read_by_id", queue, visibility_timeout); !ok)
     return ok.error();
-  if (visibility_timeout.count() < 0)
-    return Error{ErrorCode::invalid_argument,
-                 "pgmq read_by_id on queue '" + queue
-                     + "': the visibility timeout must be 0 or more"};
   auto max_deliveries = state_->options.max_deliveries;
   return state_->run<std::optional<QueuedMessage>>(
       "read_by_id", queue, Retry::safe,
@@ -905,12 +919,8 @@ core::Result<std::vector<QueuedMessage>>
 PgmqProvider::read_by_ids(const std::string& queue,
                           const std::vector<int64_t>& ids,
                           std::chrono::seconds visibility_timeout) {
-  if (auto ok = validate(queue); !ok)
+  if (auto ok = validate_claim("read_by_ids", queue, visibility_timeout); !ok)
     return ok.error();
-  if (visibility_timeout.count() < 0)
-    return Error{ErrorCode::invalid_argument,
-                 "pgmq read_by_ids on queue '" + queue
-                     + "': the visibility timeout must be 0 or more"};
   if (ids.empty())
     return std::vector<QueuedMessage>{};
   auto max_deliveries = state_->options.max_deliveries;
@@ -921,10 +931,7 @@ PgmqProvider::read_by_ids(const std::string& queue,
           const Attempt&) -> Result<std::vector<QueuedMessage>> {
         auto claimed = claim(c, "read_by_ids", queue, kPickByIds, id_array,
                              visibility_timeout, max_deliveries);
-        std::sort(claimed.leased.begin(), claimed.leased.end(),
-                  [](const auto& a, const auto& b) {
-                    return a.id < b.id;
-                  });
+        sort_by_id(claimed.leased);
         return std::move(claimed.leased);
       });
 }
