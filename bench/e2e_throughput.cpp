@@ -2,10 +2,10 @@
 // the REST API (each created, then waited for with a long poll, then
 // replaced) for a fixed time, against a server and a worker as separate
 // processes (PGMQ, RabbitMQ) or one all-in-one process (in memory). Prints
-// steps/s and tasks/s per N, the database statements and commits per step
-// (pg_stat_statements and pg_stat_database), the nodes' memory, and the CPU
-// time per step of the nodes and of PostgreSQL's backends (from /proc, when
-// PostgreSQL runs on this machine).
+// steps/s and tasks/s per N, the database statements, commits, buffers and
+// WAL per step (pg_stat_statements, pg_stat_database, pg_stat_wal), the
+// nodes' memory, and the CPU time per step of the nodes and of PostgreSQL's
+// backends (from /proc, when PostgreSQL runs on this machine).
 
 #include "bench/cpu_usage.hpp"
 #include "bench/node_setup.hpp"
@@ -49,11 +49,14 @@ void usage() {
               NodeSetup::kUsage);
 }
 
-/// Database work so far: statements (pg_stat_statements, when loaded) and
-/// committed transactions of the database.
+/// Database work so far: statements (pg_stat_statements, when loaded),
+/// committed transactions and buffers read (hits and reads) of the
+/// database, and the server's WAL (pg_stat_wal: all databases).
 struct DatabaseCounters {
   std::optional<double> statements;
   double commits = 0;
+  double buffers = 0;
+  double wal_bytes = 0;
 };
 
 std::optional<DatabaseCounters> read_counters(const std::string& url) {
@@ -62,10 +65,13 @@ std::optional<DatabaseCounters> read_counters(const std::string& url) {
   pqxx::connection connection{url};
   pqxx::nontransaction tx{connection};
   DatabaseCounters counters;
-  counters.commits
-      = tx.exec1("SELECT xact_commit FROM pg_stat_database WHERE datname = "
-                 "current_database()")[0]
-            .as<double>();
+  auto database = tx.exec1(
+      "SELECT xact_commit, blks_hit + blks_read, (SELECT wal_bytes FROM "
+      "pg_stat_wal) FROM pg_stat_database WHERE datname = "
+      "current_database()");
+  counters.commits = database[0].as<double>();
+  counters.buffers = database[1].as<double>();
+  counters.wal_bytes = database[2].as<double>();
   try {
     counters.statements
         = tx.exec1("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
@@ -281,17 +287,25 @@ int main(int argc, char** argv) {
       else
         std::printf("idle node: %.1f MiB resident\n",
                     cluster.server().rss_mib());
-      std::printf("%6s %10s %9s %8s %8s %9s %9s %10s %12s %10s\n", "N",
+      std::printf("%6s %10s %9s %8s %8s %9s %9s %9s %9s %10s %12s %10s\n", "N",
                   "steps/s", "tasks/s", "p50 ms", "p99 ms", "stmt/step",
-                  "txn/step", "server MiB", "node CPU/step", "PG CPU/step");
+                  "txn/step", "blks/step", "WAL/step", "server MiB",
+                  "node CPU/step", "PG CPU/step");
       for (auto n : o.in_flight) {
         auto m = measure(cluster, o, n, database, [&](uint64_t) {
           return body_for(serial++, o.nodes.run_id);
         });
-        std::string statements = "-", commits = "-";
+        std::string statements = "-", commits = "-", buffers = "-", wal = "-";
         double steps = static_cast<double>(m.tasks) * kSteps;
         if (m.before && m.after && steps > 0) {
           char text[32];
+          std::snprintf(text, sizeof text, "%.0f",
+                        (m.after->buffers - m.before->buffers) / steps);
+          buffers = text;
+          std::snprintf(text, sizeof text, "%.1f kB",
+                        (m.after->wal_bytes - m.before->wal_bytes) / steps
+                            / 1000);
+          wal = text;
           if (m.before->statements && m.after->statements) {
             std::snprintf(text, sizeof text, "%.1f",
                           (*m.after->statements - *m.before->statements)
@@ -314,13 +328,13 @@ int main(int argc, char** argv) {
             database_cpu = text;
           }
         }
-        std::printf("%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %10.1f %12s %10s\n",
-                    static_cast<long long>(n), steps / m.seconds,
-                    static_cast<double>(m.tasks) / m.seconds,
-                    percentile(m.latencies_ms, 0.5),
-                    percentile(m.latencies_ms, 0.99), statements.c_str(),
-                    commits.c_str(), m.server_mib, node_cpu.c_str(),
-                    database_cpu.c_str());
+        std::printf(
+            "%6lld %10.0f %9.0f %8.2f %8.2f %9s %9s %9s %9s %10.1f %12s %10s\n",
+            static_cast<long long>(n), steps / m.seconds,
+            static_cast<double>(m.tasks) / m.seconds,
+            percentile(m.latencies_ms, 0.5), percentile(m.latencies_ms, 0.99),
+            statements.c_str(), commits.c_str(), buffers.c_str(), wal.c_str(),
+            m.server_mib, node_cpu.c_str(), database_cpu.c_str());
         std::fflush(stdout);
       }
     } catch (const std::exception& e) {
