@@ -421,36 +421,47 @@ constexpr std::string_view kConsumeNothing
 // its queue table directly (`send_messages`). The task rows are found through
 // `id = ANY(...)`: a generic plan joining the recordset (estimated at 100 rows)
 // scanned the whole table, 2.3 ms at 8,000 tasks and growing with it.
-std::string write_sql(bool send_with_pgmq, const std::string& direct = {},
-                      bool deferred = false) {
-  return "WITH task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
-         "revision = r.revision, "
-         "state_since = tasker.us_to_time(r.state_since), completed_at = "
-         "tasker.us_to_time(r.completed_at) FROM jsonb_to_recordset($1::jsonb) "
-         "AS r(id uuid, state text, revision bigint, expected bigint, "
-         "state_since bigint, completed_at bigint) "
-         "WHERE t.id = ANY(ARRAY(SELECT (e->>'id')::uuid FROM "
-         "jsonb_array_elements($1::jsonb) e)) AND t.id = r.id AND "
-         "(r.expected IS NULL OR t.revision = r.expected) RETURNING t.id), "
-         "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
-         "attempts = r.attempts, results = r.results, last_error = "
-         "r.last_error, next_retry_at = tasker.us_to_time(r.next_retry_at), "
-         "enqueued_at = tasker.us_to_time(r.enqueued_at), completed_at = "
-         "tasker.us_to_time(r.completed_at), updated_at = "
-         "tasker.us_to_time(r.updated_at) FROM jsonb_to_recordset($2::jsonb) "
-         "AS r(id uuid, task_id uuid, state text, attempts integer, results "
-         "jsonb, last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
-         "completed_at bigint, updated_at bigint) WHERE s.id = r.id AND "
-         "r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
+std::string write_sql(bool send_with_pgmq, const std::string& direct,
+                      bool deferred, bool dead_letters) {
+  // Without dead letters (nearly every write) their insert is left out:
+  // each execution would open the table and its indexes for nothing. The
+  // unused CTE only gives $4 its type; the planner drops it.
+  return std::string{dead_letters ? "WITH "
+                                  : "WITH unused AS (SELECT "
+                                    "$4::jsonb), "}
+         + "task_rows AS (UPDATE tasker.tasks t SET state = r.state, "
+           "revision = r.revision, "
+           "state_since = tasker.us_to_time(r.state_since), completed_at = "
+           "tasker.us_to_time(r.completed_at) FROM "
+           "jsonb_to_recordset($1::jsonb) "
+           "AS r(id uuid, state text, revision bigint, expected bigint, "
+           "state_since bigint, completed_at bigint) "
+           "WHERE t.id = ANY(ARRAY(SELECT (e->>'id')::uuid FROM "
+           "jsonb_array_elements($1::jsonb) e)) AND t.id = r.id AND "
+           "(r.expected IS NULL OR t.revision = r.expected) RETURNING t.id), "
+           "step_rows AS (UPDATE tasker.workflow_steps s SET state = r.state, "
+           "attempts = r.attempts, results = r.results, last_error = "
+           "r.last_error, next_retry_at = tasker.us_to_time(r.next_retry_at), "
+           "enqueued_at = tasker.us_to_time(r.enqueued_at), completed_at = "
+           "tasker.us_to_time(r.completed_at), updated_at = "
+           "tasker.us_to_time(r.updated_at) FROM jsonb_to_recordset($2::jsonb) "
+           "AS r(id uuid, task_id uuid, state text, attempts integer, results "
+           "jsonb, last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
+           "completed_at bigint, updated_at bigint) WHERE s.id = r.id AND "
+           "r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
          + transition_ctes("jsonb_to_recordset($3::jsonb)",
                            "r.task_id IN (SELECT id FROM task_rows)")
-         + ", dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
-           "original_state, reason, snapshot, notes, created_at, updated_at) "
-           "SELECT r.task_id, r.original_state, r.reason, r.snapshot, "
-           "r.notes, tasker.us_to_time(r.at), tasker.us_to_time(r.at) FROM "
-           "jsonb_to_recordset($4::jsonb) AS r(task_id uuid, original_state "
-           "text, reason text, snapshot jsonb, notes text, at bigint) "
-           "WHERE r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
+         + ", "
+         + (dead_letters
+                ? "dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
+                  "original_state, reason, snapshot, notes, created_at, "
+                  "updated_at) SELECT r.task_id, r.original_state, r.reason, "
+                  "r.snapshot, r.notes, tasker.us_to_time(r.at), "
+                  "tasker.us_to_time(r.at) FROM jsonb_to_recordset($4::jsonb) "
+                  "AS r(task_id uuid, original_state text, reason text, "
+                  "snapshot jsonb, notes text, at bigint) WHERE r.task_id IN "
+                  "(SELECT id FROM task_rows) RETURNING 1), "
+                : "")
          + (send_with_pgmq ? send_messages(direct, "$5", deferred)
                            : outbox_messages())
          + ", "
@@ -1053,15 +1064,13 @@ struct PgTaskStore::State {
       : options(std::move(opts)), conninfo(std::move(info)),
         endpoint(std::move(where)),
         pool(conninfo, static_cast<std::size_t>(options.pool_size),
-             messaging::Planning::by_key),
-        write_statement(write_sql(options.send_with_pgmq)) {}
+             messaging::Planning::by_key) {}
 
   PgTaskStoreOptions options;
   std::string conninfo;
   /// "host:port", named in connection errors.
   std::string endpoint;
   ConnectionPool pool;
-  std::string write_statement;
   /// Creations and change batches running on this store now.
   std::atomic<int> writes_in_flight{0};
   /// Outbox entries this store committed, for the relay to take without
@@ -1178,17 +1187,15 @@ struct PgTaskStore::State {
                               std::vector<std::string>* deferred) {
     auto direct
         = options.send_with_pgmq ? writes.busiest_queue() : std::string{};
-    std::string statement;
-    if (deferred != nullptr)
-      statement = c.statement("write deferred " + direct, [&] {
-        return write_sql(true, direct, true);
-      });
-    else if (direct.empty())
-      statement = c.statement("write", write_statement);
-    else
-      statement = c.statement("write " + direct, [&] {
-        return write_sql(true, direct);
-      });
+    bool dead_letters = !writes.dead_letters.empty();
+    auto statement = c.statement(
+        std::string{"write"} + (deferred != nullptr ? " deferred" : "")
+            + (dead_letters ? " dead letters" : "")
+            + (direct.empty() ? "" : " " + direct),
+        [&] {
+          return write_sql(options.send_with_pgmq || deferred != nullptr,
+                           direct, deferred != nullptr, dead_letters);
+        });
     auto rows = tx.exec_prepared(
         statement, writes.task_rows().dump(), writes.step_rows().dump(),
         writes.transitions.dump(), writes.dead_letters.dump(),
