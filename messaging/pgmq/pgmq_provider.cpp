@@ -260,8 +260,8 @@ constexpr std::string_view kPickOldest
 constexpr std::string_view kPickById
     = "WHERE msg_id = $1 AND vt <= clock_timestamp()";
 // By key lookups only: a pick of the oldest walks the index from its start,
-// through every message deleted or claimed since the last vacuum that no
-// transaction may still see ("recently dead") and past those other claims
+// past every message deleted or claimed since the last vacuum that some
+// transaction may still see (not yet removable) and past those other claims
 // hold locked, so under load it read ~700 buffers to lease ~6 messages.
 constexpr std::string_view kPickByIds
     = "WHERE msg_id = ANY($1::bigint[]) AND vt <= clock_timestamp() ORDER BY "
