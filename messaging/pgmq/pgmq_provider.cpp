@@ -271,7 +271,10 @@ constexpr std::string_view kPickByIds
 // timeout in seconds. Those already delivered $3 (max deliveries) times are
 // left as they are and flagged in the last column, for `kDeadLetterSql`.
 // (A top-level UPDATE: the same work with the move in data-modifying CTEs
-// ran at half the speed.)
+// ran at half the speed.) The update finds its rows by key lookups
+// (`ANY(ARRAY(...))`): joined only to `picked`, a generic plan made while
+// the statistics called the queue empty walked the whole primary key once
+// per claim, 480-680 buffers under load, halving throughput.
 constexpr std::string_view kClaimSql = R"sql(
 WITH picked AS (
   SELECT msg_id, read_ct FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED)
@@ -284,7 +287,8 @@ SET vt = CASE WHEN p.read_ct < $3::int
     last_read_at = CASE WHEN p.read_ct < $3::int THEN clock_timestamp()
                         ELSE q.last_read_at END
 FROM picked p
-WHERE q.msg_id = p.msg_id AND {lazy_commit}
+WHERE q.msg_id = ANY(ARRAY(SELECT msg_id FROM picked))
+  AND q.msg_id = p.msg_id AND {lazy_commit}
 RETURNING {columns}, p.read_ct >= $3::int)sql";
 
 // Columns of a claimed message ({columns}), read by `message_from_row`.
