@@ -17,8 +17,10 @@ namespace tasker::worker {
 /// commit): a thread that finds no call under way makes one for every item
 /// waiting with the same key as the oldest waiting item, its own included,
 /// up to `max_batch`; a thread that finds one under way waits, and the
-/// next call is made by one of the waiting threads. Alone, an item goes out
-/// at once. Thread-safe.
+/// next call is made by the oldest waiting thread. Alone, an item goes out
+/// at once. A call wakes only the threads it answered and the next caller:
+/// on this hypervisor every needless wake-up costs tens of microseconds.
+/// Thread-safe.
 template <class Item, class Outcome>
 class CallGrouper {
  public:
@@ -32,12 +34,12 @@ class CallGrouper {
 
   /// Blocks until a call made for `item` returned; its outcome.
   Outcome submit(std::string key, Item item) {
-    Pending pending{std::move(key), std::move(item), std::nullopt};
+    Pending pending{std::move(key), std::move(item), std::nullopt, {}};
     std::unique_lock lock{mutex_};
     waiting_.push_back(&pending);
     while (!pending.outcome) {
       if (calling_) {
-        finished_.wait(lock);
+        pending.wake.wait(lock);
         continue;
       }
       calling_ = true;
@@ -55,10 +57,16 @@ class CallGrouper {
         return out;
       }();
       lock.lock();
-      for (std::size_t i = 0; i < batch.size(); ++i)
+      // Notified under the lock: a woken thread's `Pending` (on its stack)
+      // outlives the notification.
+      for (std::size_t i = 0; i < batch.size(); ++i) {
         batch[i]->outcome = std::move(outcomes[i]);
+        if (batch[i] != &pending)
+          batch[i]->wake.notify_one();
+      }
       calling_ = false;
-      finished_.notify_all();
+      if (!waiting_.empty())
+        waiting_.front()->wake.notify_one();
     }
     return std::move(*pending.outcome);
   }
@@ -80,6 +88,7 @@ class CallGrouper {
     std::string key;
     Item item;
     std::optional<Outcome> outcome;
+    std::condition_variable wake;
   };
 
   // The oldest waiting item and those after it with its key, up to
@@ -102,7 +111,6 @@ class CallGrouper {
   Call call_;
   std::size_t max_batch_;
   mutable std::mutex mutex_;
-  std::condition_variable finished_;
   std::deque<Pending*> waiting_;
   bool calling_ = false;
   uint64_t calls_ = 0;
