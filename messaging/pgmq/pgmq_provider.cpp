@@ -272,9 +272,10 @@ constexpr std::string_view kPickByIds
 // left as they are and flagged in the last column, for `kDeadLetterSql`.
 // (A top-level UPDATE: the same work with the move in data-modifying CTEs
 // ran at half the speed.) The update finds its rows by key lookups
-// (`ANY(ARRAY(...))`): joined only to `picked`, a generic plan made while
-// the statistics called the queue empty walked the whole primary key once
-// per claim, 480-680 buffers under load, halving throughput.
+// (`ANY(ARRAY(...))`): joined only to `picked`, generic and custom plans
+// alike walked the whole primary key once per claim while the statistics
+// called the queue (nearly) empty, 480-680 buffers under load, halving
+// throughput.
 constexpr std::string_view kClaimSql = R"sql(
 WITH picked AS (
   SELECT msg_id, read_ct FROM pgmq.q_{queue} {pick} FOR UPDATE SKIP LOCKED)
