@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,19 +35,24 @@ class CallGrouper {
 
   /// Blocks until a call made for `item` returned; its outcome.
   Outcome submit(std::string key, Item item) {
-    Pending pending{std::move(key), std::move(item), std::nullopt, {}};
+    // Shared with the caller that answers it, which wakes it after
+    // unlocking: a thread woken under the lock would block again at once on
+    // the lock, a second sleep and wake-up per item.
+    auto pending = std::make_shared<Pending>();
+    pending->key = std::move(key);
+    pending->item = std::move(item);
     std::unique_lock lock{mutex_};
-    waiting_.push_back(&pending);
-    while (!pending.outcome) {
+    waiting_.push_back(pending);
+    while (!pending->outcome) {
       if (calling_) {
-        pending.wake.wait(lock);
+        pending->wake.wait(lock);
         continue;
       }
       calling_ = true;
       ++calls_;
       auto batch = take_batch();
       std::vector<Item> items;
-      for (auto* taken : batch)
+      for (const auto& taken : batch)
         items.push_back(std::move(taken->item));
       lock.unlock();
       // An exception (or too few outcomes) would leave the waiting threads
@@ -57,18 +63,24 @@ class CallGrouper {
         return out;
       }();
       lock.lock();
-      // Notified under the lock: a woken thread's `Pending` (on its stack)
-      // outlives the notification.
+      bool mine = false;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         batch[i]->outcome = std::move(outcomes[i]);
-        if (batch[i] != &pending)
-          batch[i]->wake.notify_one();
+        mine = mine || batch[i] == pending;
       }
       calling_ = false;
       if (!waiting_.empty())
-        waiting_.front()->wake.notify_one();
+        batch.push_back(waiting_.front());
+      lock.unlock();
+      for (const auto& woken : batch)
+        if (woken != pending)
+          woken->wake.notify_one();
+      // An answered item left the queue: nobody else touches it now.
+      if (mine)
+        return std::move(*pending->outcome);
+      lock.lock();
     }
-    return std::move(*pending.outcome);
+    return std::move(*pending->outcome);
   }
 
   /// Items waiting for a call to take them.
@@ -93,8 +105,8 @@ class CallGrouper {
 
   // The oldest waiting item and those after it with its key, up to
   // `max_batch_`.
-  std::vector<Pending*> take_batch() {
-    std::vector<Pending*> batch;
+  std::vector<std::shared_ptr<Pending>> take_batch() {
+    std::vector<std::shared_ptr<Pending>> batch;
     const auto key = waiting_.front()->key;
     for (auto i = waiting_.begin();
          i != waiting_.end() && batch.size() < max_batch_;) {
@@ -111,7 +123,7 @@ class CallGrouper {
   Call call_;
   std::size_t max_batch_;
   mutable std::mutex mutex_;
-  std::deque<Pending*> waiting_;
+  std::deque<std::shared_ptr<Pending>> waiting_;
   bool calling_ = false;
   uint64_t calls_ = 0;
 };
