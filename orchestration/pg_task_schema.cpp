@@ -183,8 +183,25 @@ CREATE TABLE tasker.outbox (
 );
 )sql";
 
+// A task's history, one row per change of the task: its transitions, task
+// and step alike, in order, each an object with `step_id` (null for the
+// task's own), `from_state`, `to_state`, `event`, `metadata`, `at` (Unix
+// microseconds) and `node`. Written in place of a row per transition in
+// the two transition tables, which keep what was written before. The id
+// comes from the transitions' sequence, so a history spanning both layouts
+// still orders by id.
+constexpr std::string_view kTaskHistory = R"sql(
+CREATE TABLE tasker.task_history (
+  id bigint NOT NULL,
+  task_id uuid NOT NULL REFERENCES tasker.tasks (id) ON DELETE CASCADE,
+  entries jsonb NOT NULL,
+  PRIMARY KEY (task_id, id)
+);
+)sql";
+
 constexpr std::array kMigrations{
     messaging::SchemaMigration{1, "tasks", kTasks},
+    messaging::SchemaMigration{2, "task_history", kTaskHistory},
 };
 
 constexpr std::string_view kComponent = "tasker";

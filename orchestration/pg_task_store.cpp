@@ -234,28 +234,20 @@ std::string snapshot_sql(std::string_view where, bool lock) {
          + lock_steps + ") s ON true ORDER BY t.id, s.position";
 }
 
-// History rows of `source` (a recordset of `at` in microseconds) that meet
-// `condition`, with ids drawn in input order from the shared sequence,
-// split into the two tables.
-std::string transition_ctes(std::string_view source,
-                            std::string_view condition = "true") {
-  return "transitions AS MATERIALIZED (SELECT "
-         "nextval('tasker.transition_id_seq') AS id, r.* FROM "
-         + std::string{source}
-         + " AS r(task_id uuid, step_id uuid, from_state text, to_state text, "
-           "event text, metadata jsonb, at bigint, node text) WHERE "
-         + std::string{condition}
-         + "), "
-           "task_transitions AS (INSERT INTO tasker.task_transitions (id, "
-           "task_id, from_state, to_state, event, metadata, at, node) SELECT "
-           "id, task_id, from_state, to_state, event, metadata, "
-           "tasker.us_to_time(at), node FROM transitions WHERE step_id IS "
-           "NULL RETURNING 1), "
-           "step_transitions AS (INSERT INTO tasker.workflow_step_transitions "
-           "(id, task_id, step_id, from_state, to_state, event, metadata, at, "
-           "node) SELECT id, task_id, step_id, from_state, to_state, event, "
-           "metadata, tasker.us_to_time(at), node FROM transitions WHERE "
-           "step_id IS NOT NULL RETURNING 1)";
+// The history entries in `entries` (a JSON array of transitions, each
+// with its task's id) of the tasks `written` (an SQL set of task ids), one
+// row per task with its entries in order, the row's id drawn from the
+// shared sequence: one index entry and one key check per task changed,
+// where a row per transition took two index entries and a check each.
+std::string history_cte(std::string_view entries, std::string_view written) {
+  return "history AS (INSERT INTO tasker.task_history (id, task_id, entries) "
+         "SELECT nextval('tasker.transition_id_seq'), g.task_id, g.entries "
+         "FROM (SELECT (x.e->>'task_id')::uuid AS task_id, jsonb_agg(x.e - "
+         "'task_id' ORDER BY x.n) AS entries FROM jsonb_array_elements("
+         + std::string{entries}
+         + "::jsonb) WITH ORDINALITY AS x(e, n) GROUP BY 1) g WHERE g.task_id "
+           "IN "
+         + std::string{written} + " RETURNING 1)";
 }
 
 // `text` as an SQL string literal (standard_conforming_strings, the
@@ -449,9 +441,7 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct,
            "jsonb, last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
            "completed_at bigint, updated_at bigint) WHERE s.id = r.id AND "
            "r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
-         + transition_ctes("jsonb_to_recordset($3::jsonb)",
-                           "r.task_id IN (SELECT id FROM task_rows)")
-         + ", "
+         + history_cte("$3", "(SELECT id FROM task_rows)") + ", "
          + (dead_letters
                 ? "dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
                   "original_state, reason, snapshot, notes, created_at, "
@@ -518,9 +508,7 @@ std::string create_sql(bool send_with_pgmq, const std::string& direct = {},
          "jsonb_to_recordset($3::jsonb) AS e(task_id uuid, from_step uuid, "
          "to_step uuid) WHERE e.task_id IN (SELECT id FROM task_rows) "
          "RETURNING 1), "
-         + transition_ctes("jsonb_to_recordset($4::jsonb)",
-                           "r.task_id IN (SELECT id FROM task_rows)")
-         + ", "
+         + history_cte("$4", "(SELECT id FROM task_rows)") + ", "
          + (send_with_pgmq ? send_messages(direct, "$5", deferred)
                            : outbox_messages("$5"))
          + written_rows_sql(send_with_pgmq, deferred);
@@ -528,14 +516,22 @@ std::string create_sql(bool send_with_pgmq, const std::string& direct = {},
 
 // In the order the rows were written: their ids are drawn while the task
 // row is locked, whereas `at` comes from the clocks of the changing nodes.
+// The two transition tables hold the history written before
+// `task_history` (schema migration 2).
 constexpr std::string_view kHistorySql
     = "SELECT h.task_id::text, h.step_id::text, h.from_state, h.to_state, "
-      "h.event, h.metadata::text, tasker.time_to_us(h.at), h.node FROM ("
-      "SELECT id, task_id, NULL::uuid AS step_id, from_state, to_state, "
-      "event, metadata, at, node FROM tasker.task_transitions WHERE task_id = "
-      "$1::uuid UNION ALL SELECT id, task_id, step_id, from_state, to_state, "
-      "event, metadata, at, node FROM tasker.workflow_step_transitions WHERE "
-      "task_id = $1::uuid) h ORDER BY h.id";
+      "h.event, h.metadata::text, h.at, h.node FROM (SELECT id, 0::bigint AS "
+      "n, task_id, NULL::uuid AS step_id, from_state, to_state, event, "
+      "metadata, tasker.time_to_us(at) AS at, node FROM "
+      "tasker.task_transitions WHERE task_id = $1::uuid UNION ALL SELECT id, "
+      "0, task_id, step_id, from_state, to_state, event, metadata, "
+      "tasker.time_to_us(at), node FROM tasker.workflow_step_transitions "
+      "WHERE task_id = $1::uuid UNION ALL SELECT g.id, x.n, g.task_id, "
+      "(x.e->>'step_id')::uuid, x.e->>'from_state', x.e->>'to_state', "
+      "x.e->>'event', NULLIF(x.e->'metadata', 'null'::jsonb), "
+      "(x.e->>'at')::bigint, x.e->>'node' FROM tasker.task_history g CROSS "
+      "JOIN LATERAL jsonb_array_elements(g.entries) WITH ORDINALITY AS x(e, "
+      "n) WHERE g.task_id = $1::uuid) h ORDER BY h.id, h.n";
 
 // $1 state, $2 namespace, $3 name (NULL when not filtered on), $4 limit,
 // $5 offset. `filters` has a bit per filter in use; an unused parameter

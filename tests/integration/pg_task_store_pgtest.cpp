@@ -559,6 +559,69 @@ TEST_CASE("a batch applies change sets of one task in order") {
   CHECK(f.store.history(created.snapshot.task.id)->size() == 7);
 }
 
+TEST_CASE("a task's history is a row per change, read after the transition "
+          "rows written before it") {
+  PgStoreFixture f;
+  auto created = create(f.store, unique_name("hist"), 1);
+  const auto& id = created.snapshot.task.id;
+  pqxx::connection sql{store_database().url()};
+  auto count = [&](const std::string& table) {
+    pqxx::nontransaction tx{sql};
+    return tx
+        .exec_params1("SELECT count(*) FROM tasker." + table
+                          + " WHERE task_id = $1::uuid",
+                      id)[0]
+        .as<int>();
+  };
+  CHECK(count("task_history") == 1);
+  CHECK(count("task_transitions") == 0);
+  CHECK(count("workflow_step_transitions") == 0);
+  const auto written = f.store.history(id)->size();
+
+  // Rows of the layout before `task_history`, as an upgraded database has.
+  {
+    pqxx::work tx{sql};
+    tx.exec_params(
+        "INSERT INTO tasker.task_transitions (id, task_id, from_state, "
+        "to_state, event, metadata, at, node) VALUES "
+        "(nextval('tasker.transition_id_seq'), $1::uuid, 'pending', "
+        "'pending', 'old_task_event', NULL, now(), 'old-node')",
+        id);
+    tx.exec_params(
+        "INSERT INTO tasker.workflow_step_transitions (id, task_id, step_id, "
+        "from_state, to_state, event, metadata, at, node) VALUES "
+        "(nextval('tasker.transition_id_seq'), $1::uuid, $2::uuid, NULL, "
+        "'pending', 'old_step_event', '{\"k\": 1}', now(), 'old-node')",
+        id, step_id(created.snapshot, "b"));
+    tx.commit();
+  }
+  auto enqueued
+      = f.store.apply(enqueue_change(created.snapshot, "a", Clock::now()));
+  REQUIRE_MESSAGE(enqueued.ok(), enqueued.error().to_string());
+  CHECK(count("task_history") == 2);
+
+  auto history = f.store.history(id);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == written + 3);
+  const auto& old_task = (*history)[written];
+  CHECK(old_task.event == "old_task_event");
+  CHECK(old_task.step_id.empty());
+  CHECK(old_task.metadata.is_null());
+  CHECK(old_task.node == "old-node");
+  const auto& old_step = (*history)[written + 1];
+  CHECK(old_step.event == "old_step_event");
+  CHECK(old_step.step_id == step_id(created.snapshot, "b"));
+  CHECK(old_step.from_state.empty());
+  CHECK(old_step.metadata == nlohmann::json{{"k", 1}});
+  const auto& latest = history->back();
+  CHECK(latest.step_id == step_id(created.snapshot, "a"));
+  CHECK(latest.to_state == "enqueued");
+  CHECK(latest.node == "suite-node");
+  CHECK(latest.task_id == id);
+  CHECK(history->front().from_state.empty());
+  CHECK(history->front().task_id == id);
+}
+
 TEST_CASE("a change bringing its basis is written without a read, guarded "
           "by the task's revision; a basis behind the store writes nothing") {
   PgmqQueue queue;
