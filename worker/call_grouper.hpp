@@ -69,12 +69,13 @@ class CallGrouper {
         mine = mine || batch[i] == pending;
       }
       calling_ = false;
-      if (!waiting_.empty())
-        batch.push_back(waiting_.front());
+      auto next = waiting_.empty() ? nullptr : waiting_.front();
       lock.unlock();
-      for (const auto& woken : batch)
-        if (woken != pending)
-          woken->wake.notify_one();
+      for (const auto& answered : batch)
+        if (answered != pending)
+          answered->wake.notify_one();
+      if (next != nullptr && next != pending)
+        next->wake.notify_one();
       // An answered item left the queue: nobody else touches it now.
       if (mine)
         return std::move(*pending->outcome);
