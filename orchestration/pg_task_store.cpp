@@ -235,19 +235,18 @@ std::string snapshot_sql(std::string_view where, bool lock) {
 }
 
 // The history entries in `entries` (a JSON array of transitions, each
-// with its task's id) of the tasks `written` (an SQL set of task ids), one
-// row per task with its entries in order, the row's id drawn from the
-// shared sequence: one index entry and one key check per task changed,
-// where a row per transition took two index entries and a check each.
-std::string history_cte(std::string_view entries, std::string_view written) {
+// with its task's id) of the tasks written (`task_rows`), one row per task
+// with its entries in order, the row's id drawn from the shared sequence:
+// one index entry and one key check per task changed, where a row per
+// transition took two index entries and a check each.
+std::string history_cte(std::string_view entries) {
   return "history AS (INSERT INTO tasker.task_history (id, task_id, entries) "
          "SELECT nextval('tasker.transition_id_seq'), g.task_id, g.entries "
          "FROM (SELECT (x.e->>'task_id')::uuid AS task_id, jsonb_agg(x.e - "
          "'task_id' ORDER BY x.n) AS entries FROM jsonb_array_elements("
          + std::string{entries}
          + "::jsonb) WITH ORDINALITY AS x(e, n) GROUP BY 1) g WHERE g.task_id "
-           "IN "
-         + std::string{written} + " RETURNING 1)";
+           "IN (SELECT id FROM task_rows) RETURNING 1)";
 }
 
 // `text` as an SQL string literal (standard_conforming_strings, the
@@ -441,7 +440,7 @@ std::string write_sql(bool send_with_pgmq, const std::string& direct,
            "jsonb, last_error jsonb, next_retry_at bigint, enqueued_at bigint, "
            "completed_at bigint, updated_at bigint) WHERE s.id = r.id AND "
            "r.task_id IN (SELECT id FROM task_rows) RETURNING 1), "
-         + history_cte("$3", "(SELECT id FROM task_rows)") + ", "
+         + history_cte("$3") + ", "
          + (dead_letters
                 ? "dead_letters AS (INSERT INTO tasker.tasks_dlq (task_id, "
                   "original_state, reason, snapshot, notes, created_at, "
@@ -508,7 +507,7 @@ std::string create_sql(bool send_with_pgmq, const std::string& direct = {},
          "jsonb_to_recordset($3::jsonb) AS e(task_id uuid, from_step uuid, "
          "to_step uuid) WHERE e.task_id IN (SELECT id FROM task_rows) "
          "RETURNING 1), "
-         + history_cte("$4", "(SELECT id FROM task_rows)") + ", "
+         + history_cte("$4") + ", "
          + (send_with_pgmq ? send_messages(direct, "$5", deferred)
                            : outbox_messages("$5"))
          + written_rows_sql(send_with_pgmq, deferred);
